@@ -1,0 +1,21 @@
+// nvfp4-razer: public API.
+
+export { RazerError, type RazerErrorCode } from './errors.js';
+export {
+  FORMATS,
+  FORMAT_INFO,
+  type Format,
+  type FormatInfo,
+  type InputDtype,
+  type QuantizeOptions,
+  type QuantizedTensor,
+} from './formats.js';
+export { quantize, dequantize } from './quantize.js';
+export {
+  referenceGemmW4A16,
+  referenceGemmW4A4,
+  type GemmOptions,
+  type W4A4Options,
+} from './reference/gemm.js';
+export { errorMetrics, combineMetrics, type ErrorMetrics } from './metrics.js';
+export * as codecs from './codecs.js';
