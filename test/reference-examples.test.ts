@@ -70,6 +70,26 @@ describe('SPEC §5 worked examples', () => {
   });
 });
 
+describe('SPEC tie rules', () => {
+  it('RaZeR: an element exactly between the SV and its E2M1 value takes the SV', () => {
+    const x = new Float32Array(16);
+    x.set([6, 5.5, -4.5]); // static G = 1 and block max 6 give s = 1, d = 1
+    const q = quantize(x, [1, 16], 'nvfp4_razer_a', { globalScale: 1 });
+    expect(e4m3Decode(q.scales[0] & 0x7f)).toBe(1);
+    expect(q.scales[0] >> 7).toBe(0); // +5 and -5 tie on error (0.5): the first (+5) is kept
+    expect(codesOf(q, 0, 3)).toEqual([0x7, 0x8, 0xe]);
+  });
+
+  it('4over6: equal errors keep the scale that maps the max to 6', () => {
+    const x = new Float32Array(32);
+    x.set([3, 1.5]); // G = 1 (amax 1536 below); s6 = 0.5 and s4 = 0.75 are both exact
+    x[31] = 1536;
+    const q = quantize(x, [1, 32], 'nvfp4_4over6');
+    expect(q.globalScale).toBe(1);
+    expect(e4m3Decode(q.scales[0])).toBe(0.5);
+  });
+});
+
 describe('edge cases (SPEC §3, §6)', () => {
   const nonzeroShape: [number, number] = [2, 64];
 
