@@ -19,3 +19,22 @@ export {
 } from './reference/gemm.js';
 export { errorMetrics, combineMetrics, type ErrorMetrics } from './metrics.js';
 export * as codecs from './codecs.js';
+export {
+  SafetensorsReader,
+  SafetensorsWriter,
+  writeSafetensors,
+  tensorToFloat32,
+  type Dtype,
+  type TensorInfo,
+  type TensorData,
+  type TensorSpec,
+  type TensorToWrite,
+} from './safetensors/index.js';
+export {
+  checkpointEntries,
+  checkpointEntrySpecs,
+  quantizationMetadata,
+  findQuantizedWeights,
+  readQuantized,
+  type QuantizedWeightInfo,
+} from './checkpoint.js';
