@@ -38,3 +38,5 @@ export {
   readQuantized,
   type QuantizedWeightInfo,
 } from './checkpoint.js';
+export { Random, outlierChannelGains } from './random.js';
+export { availableBackends, bestBackend } from './backend.js';

@@ -255,7 +255,7 @@ describe('every format', () => {
     );
   });
 
-  it('dequantizes every element to within one decode step d of its input', () => {
+  it('dequantizes every element within one decode step d, or its overshoot past the largest value', () => {
     fc.assert(
       fc.property(tensorArb, fc.constantFrom('nvfp4', 'nvfp4_4over6', 'nvfp4_razer', 'nvfp4_razer_a') as fc.Arbitrary<Format>, (c, format) => {
         const { x, shape } = tensorOf(c);
@@ -264,8 +264,12 @@ describe('every format', () => {
         for (let b = 0; b < q.scales.length; b++) {
           const s = format === 'nvfp4_razer' ? e3m3Decode(q.scales[b]) : e4m3Decode(q.scales[b] & 0x7f);
           const d = q.globalScale * s;
+          // Half the widest grid gap is 1 (between 4 and 6); beyond the largest
+          // value (6, or an SV of the other sign) the error is the overshoot,
+          // which a scale rounded down (coarse subnormal E3M3/E4M3 steps) makes larger.
+          const bound = d * Math.max(1, blockAmax(x, b * 16, 16) / d - 6);
           for (let i = b * 16; i < b * 16 + 16; i++) {
-            expect(Math.abs(deq[i] - x[i])).toBeLessThanOrEqual(d * (1 + 1e-5));
+            expect(Math.abs(deq[i] - x[i])).toBeLessThanOrEqual(bound * (1 + 1e-5));
           }
         }
       }),
