@@ -6,7 +6,13 @@ export type RazerErrorCode =
   | 'ERR_DTYPE' // wrong or unsupported element type
   | 'ERR_FORMAT' // unknown quantization format
   | 'ERR_NON_FINITE' // NaN or ±Inf in a tensor being quantized
-  | 'ERR_FILE'; // malformed, truncated or inconsistent file
+  | 'ERR_FILE' // malformed, truncated or inconsistent file
+  | 'ERR_NO_GPU' // no usable CUDA device (none, no driver, or an addon built without CUDA)
+  | 'ERR_ARCH' // the GPU's architecture has no kernel image in this build
+  | 'ERR_OOM' // out of device (or host) memory
+  | 'ERR_DISPOSED' // a native object used after dispose()
+  | 'ERR_CUDA' // any other CUDA error (the message names it, with versions and device)
+  | 'ERR_NATIVE'; // the native addon is missing, or failed in an unexpected way
 
 export class RazerError extends Error {
   readonly code: RazerErrorCode;
