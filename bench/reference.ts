@@ -3,7 +3,8 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { FORMATS } from '../lib/formats.js';
-import { dequantize, quantize } from '../lib/quantize.js';
+import { dequantize } from '../lib/quantize.js';
+import { referenceQuantize as quantize } from '../lib/reference/quantize.js';
 import { Random } from '../lib/random.js';
 
 const ROWS = 4096;

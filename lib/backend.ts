@@ -1,12 +1,16 @@
-// Which implementation runs a matrix product. Today only the TypeScript
-// reference exists; the native addon (CPU, CUDA) adds its names here, so
-// callers such as the demo pick "the best one" in one place.
+// Which implementation runs a matrix product, decided in one place so that
+// callers such as the demo pick "the best one" with its reason.
+//
+//   cpu        the native addon's multi-threaded C++ backend
+//   reference  the TypeScript reference (float64 accumulation), always there
 
 import { RazerError, describe } from './errors.js';
 import type { QuantizedTensor } from './formats.js';
+import { backendInfo } from './native/loader.js';
+import { nativeGemmW4A16Sync } from './native/index.js';
 import { type GemmOptions, referenceGemmW4A16 } from './reference/gemm.js';
 
-export const BACKENDS = ['reference'] as const;
+export const BACKENDS = ['cpu', 'reference'] as const;
 export type Backend = (typeof BACKENDS)[number];
 
 export interface BackendInfo {
@@ -18,11 +22,19 @@ export interface BackendInfo {
 
 /** Every backend this package knows, available or not, best first. */
 export function availableBackends(): BackendInfo[] {
+  const native = backendInfo();
   return [
+    {
+      name: 'cpu',
+      available: native.addon && native.backend !== 'reference',
+      reason: native.addon
+        ? `the native addon's C++ CPU backend; ${native.reason}`
+        : `no native addon: ${native.reason}`,
+    },
     {
       name: 'reference',
       available: true,
-      reason: 'the TypeScript reference, float64 accumulation; no native addon is built yet',
+      reason: 'the TypeScript reference, float64 accumulation',
     },
   ];
 }
@@ -38,7 +50,7 @@ export function bestBackend(): BackendInfo {
 
 /**
  * W4A16 on the chosen backend: Y[M, N] = X[M, K] · Ŵ[N, K]ᵀ (+ bias), X
- * fp32/fp16/bf16 (SPEC §4).
+ * fp32/fp16/bf16 (SPEC §4); fp32 output.
  */
 export function gemmW4A16(
   backend: Backend,
@@ -48,6 +60,8 @@ export function gemmW4A16(
   opts: GemmOptions = {},
 ): Float32Array | Float64Array {
   switch (backend) {
+    case 'cpu':
+      return nativeGemmW4A16Sync(x, xShape, w, opts);
     case 'reference':
       return referenceGemmW4A16(x, xShape, w, opts);
     default:

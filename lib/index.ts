@@ -10,7 +10,16 @@ export {
   type QuantizeOptions,
   type QuantizedTensor,
 } from './formats.js';
-export { quantize, dequantize } from './quantize.js';
+export {
+  quantize,
+  quantizeAsync,
+  quantizeBackend,
+  dequantize,
+  QUANTIZE_BACKENDS,
+  type QuantizeBackend,
+  type BackendQuantizeOptions,
+} from './quantize.js';
+export { referenceQuantize } from './reference/quantize.js';
 export {
   referenceGemmW4A16,
   referenceGemmW4A4,
@@ -40,3 +49,20 @@ export {
 } from './checkpoint.js';
 export { Random, outlierChannelGains } from './random.js';
 export { availableBackends, bestBackend } from './backend.js';
+export {
+  backendInfo,
+  devices,
+  DeviceTensor,
+  NativeWeight,
+  nativeQuantize,
+  nativeQuantizeSync,
+  nativeDequantize,
+  nativeDequantizeSync,
+  nativeGemmW4A16,
+  nativeGemmW4A16Sync,
+  nativeGemmW4A4,
+  nativeGemmW4A4Sync,
+  nativeMemoryStats,
+  type NativeBackend,
+  type NativeBackendInfo,
+} from './native/index.js';

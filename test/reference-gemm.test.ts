@@ -4,7 +4,8 @@ import { f32ToBf16, f32ToF16, f16ToF32, bf16ToF32 } from '../lib/codecs.js';
 import { RazerError } from '../lib/errors.js';
 import type { Format } from '../lib/formats.js';
 import { combineMetrics, errorMetrics } from '../lib/metrics.js';
-import { dequantize, quantize } from '../lib/quantize.js';
+import { dequantize } from '../lib/quantize.js';
+import { referenceQuantize as quantize } from '../lib/reference/quantize.js';
 import { referenceGemmW4A16, referenceGemmW4A4 } from '../lib/reference/gemm.js';
 import { draw } from './helpers/distributions.js';
 

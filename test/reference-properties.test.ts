@@ -14,7 +14,8 @@ import {
 } from '../lib/codecs.js';
 import { FORMATS, type Format } from '../lib/formats.js';
 import { errorMetrics } from '../lib/metrics.js';
-import { dequantize, quantize } from '../lib/quantize.js';
+import { dequantize } from '../lib/quantize.js';
+import { referenceQuantize as quantize } from '../lib/reference/quantize.js';
 import { getCode } from '../lib/reference/packing.js';
 import { DISTRIBUTIONS, type Distribution, draw } from './helpers/distributions.js';
 

@@ -8,7 +8,7 @@ import { bf16ToF32, f32ToBf16 } from '../codecs.js';
 import { RazerError } from '../errors.js';
 import type { Format } from '../formats.js';
 import { errorMetrics } from '../metrics.js';
-import { quantize } from '../quantize.js';
+import { quantize, quantizeBackend } from '../quantize.js';
 import { Random, outlierChannelGains } from '../random.js';
 import { referenceGemmW4A16 } from '../reference/gemm.js';
 import { type SyntheticLayerConfig, type SyntheticTensor, llamaLikeConfig, syntheticLlamaLayer } from '../synthetic.js';
@@ -91,6 +91,13 @@ function denseProduct(x: Float32Array, w: Float32Array, M: number, N: number, K:
   return y;
 }
 
+/** Which implementation quantized the NVFP4-family formats (mxfp4 and nf4 are reference-only). */
+function quantizerNote(): string {
+  return quantizeBackend('nvfp4', undefined) === 'cpu'
+    ? 'C++ CPU backend for the NVFP4 formats, TypeScript reference for mxfp4 and nf4'
+    : 'TypeScript reference quantizer';
+}
+
 interface GemmCheck {
   format: Format;
   backend: Backend;
@@ -130,7 +137,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
 
   const formats = DEFAULT_ERROR_FORMATS;
   const measured = timed(() => measureLayer(layer.value, formats));
-  out(`Quantization error per weight (TypeScript reference quantizer, ${formatDuration(measured.ms)}):`);
+  out(`Quantization error per weight (${quantizerNote()}, ${formatDuration(measured.ms)}):`);
   out(renderErrorTable(measured.value, formats));
   out('MSE: mean squared error of the dequantized weight; SQNR: signal-to-noise in dB (higher is better).');
   out();

@@ -3,7 +3,7 @@
 
 import { RazerError, describe } from '../errors.js';
 import type { Format, InputDtype, QuantizedTensor } from '../formats.js';
-import { quantize } from '../quantize.js';
+import { referenceQuantize as quantize } from './quantize.js';
 import { decodeScaled } from './decode.js';
 import { checkShape, toFloat32 } from './input.js';
 

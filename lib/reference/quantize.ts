@@ -1,20 +1,20 @@
-// The public quantize() entry point: validates arguments, widens the input
-// and dispatches to the per-format reference quantizer.
+// The reference quantize(): validates arguments, widens the input and
+// dispatches to the per-format reference quantizer. It is the oracle the
+// native backends are tested against.
 
-import { RazerError, describe } from './errors.js';
+import { RazerError, describe } from '../errors.js';
 import {
-  FORMAT_INFO,
   type Format,
   type QuantizeOptions,
   type QuantizedTensor,
   checkFormat,
   resolveParams,
-} from './formats.js';
-import { checkBlocks, checkFinite, checkShape, toFloat32 } from './reference/input.js';
-import { quantizeMxfp4 } from './reference/mxfp4.js';
-import { quantizeNf4 } from './reference/nf4.js';
-import { quantizeNvfp4, quantizeNvfp4FourOverSix } from './reference/nvfp4.js';
-import { quantizeRazerActivations, quantizeRazerWeights } from './reference/razer.js';
+} from '../formats.js';
+import { checkBlocks, checkFinite, checkShape, toFloat32 } from './input.js';
+import { quantizeMxfp4 } from './mxfp4.js';
+import { quantizeNf4 } from './nf4.js';
+import { quantizeNvfp4, quantizeNvfp4FourOverSix } from './nvfp4.js';
+import { quantizeRazerActivations, quantizeRazerWeights } from './razer.js';
 
 /** Formats that accept a static global scale (activations). */
 const STATIC_SCALE_FORMATS: readonly Format[] = ['nvfp4', 'nvfp4_razer_a'];
@@ -41,7 +41,7 @@ function checkStaticScale(format: Format, g: unknown): number | undefined {
  * `data` is a Float32Array, or a Uint16Array of fp16/bf16 bits with
  * `options.dtype` set.
  */
-export function quantize(
+export function referenceQuantize(
   data: Float32Array | Uint16Array,
   shape: readonly [number, number],
   format: Format,
@@ -76,6 +76,3 @@ export function quantize(
       return quantizeNf4(x, rows, cols, params.blockSize);
   }
 }
-
-export { dequantize } from './reference/decode.js';
-export { FORMAT_INFO };
