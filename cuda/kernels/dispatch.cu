@@ -1,0 +1,255 @@
+// The W4A16 dispatcher: one table (kDispatch) picks the kernel by
+// (architecture, format, M, N, K) and the K splits by how many output tiles
+// the shape has; gemm_w4a16 validates, builds the arguments and launches.
+#include <cmath>
+#include <cstring>
+
+#include "gemm_layout.h"  // before the formats headers (<cstring>)
+#include "../formats/half_codecs.h"
+#include "gemm.cuh"
+#include "gemm_internal.cuh"
+#include "gemm_layout.h"
+
+namespace razer {
+namespace gpu {
+namespace {
+
+struct DeviceInfo {
+  int sm = 0;     // major * 10 + minor
+  int sms = 0;    // multiprocessors
+};
+
+DeviceInfo device_info() {
+  // Cached per device (attributes never change).
+  static DeviceInfo cache[64];
+  static bool have[64] = {};
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0) return DeviceInfo{};
+  if (dev < 64 && have[dev]) return cache[dev];
+  DeviceInfo d;
+  int major = 0, minor = 0;
+  cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+  cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
+  cudaDeviceGetAttribute(&d.sms, cudaDevAttrMultiProcessorCount, dev);
+  d.sm = major * 10 + minor;
+  if (dev < 64) {
+    cache[dev] = d;
+    have[dev] = true;
+  }
+  return d;
+}
+
+// ---------------------------------------------------------------------------
+// The dispatch table. Rows are tried in order; the first whose conditions
+// hold wins: architecture >= min_sm, M <= max_m, N >= min_n. All kernels here
+// are mma.sync (sm_80+; a wgmma row for sm_90a would go first). nvfp4 and
+// nvfp4_razer share the rows (razer pays ~40% more decode instructions but
+// the same tiles win; see gemm_notes.md for the sweep this was read from).
+// K splits are chosen in gemm_plan from the occupancy (one wave).
+struct DispatchRow {
+  int min_sm;
+  int64_t max_m;       // M <= max_m
+  int64_t min_n;       // N >= min_n
+  const char* kernel;  // kGemmKernels name
+};
+constexpr DispatchRow kDispatch[] = {
+    {80, 8, 0, "gemv_m8_r1w8"},
+    {80, 16, 0, "gemv_m16_r1w8"},
+    {80, 32, 0, "skinny_m32_r2w8"},
+    {80, 64, 0, "skinny_m64_r1w8"},
+    {80, 128, 16384, "tile_m128_r2w8"},
+    {80, 128, 0, "skinny_m64_r1w8"},
+    {80, INT64_MAX, 0, "tile_m128_r2w8"},
+};
+
+// Resident CTAs per SM of a kernel variant on the current device (cached).
+int occupancy(int kernel, bool razer, bool bf16) {
+  static int cache[64][2][2][64];  // [kernel][razer][bf16][device]; 0 = unknown
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess) dev = 0;
+  const GemmKernelInfo& k = kGemmKernels[kernel];
+  if (kernel >= 64 || dev < 0 || dev >= 64) return k.occupancy;
+  int& c = cache[kernel][razer][bf16][dev];
+  if (c == 0) {
+    const int n = k.occ[razer][bf16]();
+    c = n > 0 ? n : k.occupancy;
+  }
+  return c;
+}
+
+// Split starts must sit on the scale-group grid and on stage boundaries.
+int64_t split_align(const GemmKernelInfo& k) { return k.sps > kPackScaleGroup ? k.sps : kPackScaleGroup; }
+
+int kernel_index(const char* name) {
+  for (int i = 0; i < kGemmKernelCount; ++i)
+    if (std::strcmp(kGemmKernels[i].name, name) == 0) return i;
+  return -1;
+}
+
+bool weights_ok(const PackedWeights& w) {
+  if (w.format != Format::nvfp4 && w.format != Format::nvfp4_4over6 &&
+      w.format != Format::nvfp4_razer)
+    return false;
+  if (w.data == nullptr || (reinterpret_cast<uintptr_t>(w.data) & 15) != 0) return false;
+  const size_t need = prepack_bytes(w.format, w.N, w.K);
+  return need != 0 && w.bytes >= need && std::isfinite(w.global_scale);
+}
+
+int64_t m_tiles(const GemmKernelInfo& k, int64_t M) { return (M + k.mt - 1) / k.mt; }
+
+struct WorkspaceLayout {
+  size_t counters_bytes = 0, partials_offset = 0, total = 0;
+};
+
+WorkspaceLayout workspace_layout(const GemmKernelInfo& k, int splits, int64_t M, int64_t N) {
+  WorkspaceLayout w;
+  if (splits <= 1) return w;
+  const int64_t tiles = m_tiles(k, M) * ((N + k.nt - 1) / k.nt);
+  w.counters_bytes = size_t(tiles) * sizeof(unsigned);
+  w.partials_offset = (w.counters_bytes + 255) / 256 * 256;
+  w.total = w.partials_offset + size_t(tiles) * size_t(splits) * size_t(k.mt) * size_t(k.nt) *
+                                    sizeof(float);
+  return w;
+}
+
+}  // namespace
+
+int gemm_kernel_count() { return kGemmKernelCount; }
+
+const char* gemm_kernel_name(int kernel) {
+  return (kernel >= 0 && kernel < kGemmKernelCount) ? kGemmKernels[kernel].name : "?";
+}
+
+GemmPlan gemm_plan_normalize(GemmPlan plan, int64_t M, const PackedWeights& w) {
+  if (plan.kernel < 0 || plan.kernel >= kGemmKernelCount || M < 1) return GemmPlan{};
+  const PackedLayout l = packed_layout(w.N, w.K);
+  const int64_t al = split_align(kGemmKernels[plan.kernel]);
+  int64_t s = plan.splits < 1 ? 1 : plan.splits;
+  if (s > l.ST) s = l.ST;
+  int64_t per = (l.ST + s - 1) / s;
+  per = (per + al - 1) / al * al;
+  s = (l.ST + per - 1) / per;
+  if (s > 65535) s = 65535;  // gridDim.y (never reached: per >= 4, ST < 2^24)
+  plan.splits = int(s);
+  return plan;
+}
+
+GemmPlan gemm_plan(int64_t M, const PackedWeights& w) {
+  const DeviceInfo d = device_info();
+  GemmPlan p;
+  if (M < 1 || d.sm < 80) return p;
+  for (const DispatchRow& row : kDispatch) {
+    if (d.sm >= row.min_sm && M <= row.max_m && w.N >= row.min_n) {
+      p.kernel = kernel_index(row.kernel);
+      break;
+    }
+  }
+  if (p.kernel < 0) return p;
+  const GemmKernelInfo& k = kGemmKernels[p.kernel];
+  const PackedLayout l = packed_layout(w.N, w.K);
+  // Split K only to fill one wave: with base output tiles and `slots`
+  // resident CTAs on the GPU, S = slots / base (a grid of at most one wave,
+  // so every CTA starts at once and the load pipeline fills once); at least
+  // two stages per split.
+  const int64_t base = m_tiles(k, M) * ((w.N + k.nt - 1) / k.nt);
+  const int64_t slots =
+      int64_t(d.sms) * occupancy(p.kernel, w.format == Format::nvfp4_razer, true);
+  int64_t s = base >= slots ? 1 : slots / base;
+  const int64_t min_per = 2 * split_align(k);
+  const int64_t max_s = l.ST / min_per > 1 ? l.ST / min_per : 1;
+  if (s > max_s) s = max_s;
+  if (s < 1) s = 1;
+  p.splits = int(s);
+  return gemm_plan_normalize(p, M, w);
+}
+
+size_t gemm_plan_workspace_bytes(GemmPlan plan, int64_t M, const PackedWeights& w) {
+  plan = gemm_plan_normalize(plan, M, w);
+  if (plan.kernel < 0) return 0;
+  return workspace_layout(kGemmKernels[plan.kernel], plan.splits, M, w.N).total;
+}
+
+size_t gemm_workspace_bytes(int64_t M, const PackedWeights& w) {
+  return gemm_plan_workspace_bytes(gemm_plan(M, w), M, w);
+}
+
+cudaError_t gemm_workspace_init(void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+  if (workspace_bytes == 0) return cudaSuccess;
+  if (workspace == nullptr) return cudaErrorInvalidValue;
+  return cudaMemsetAsync(workspace, 0, workspace_bytes, stream);
+}
+
+cudaError_t gemm_w4a16_plan(GemmPlan plan, const void* x, DType x_dtype, int64_t M,
+                            const PackedWeights& w, const float* bias, void* y, DType y_dtype,
+                            void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+  if (x == nullptr || y == nullptr || M < 1 || !weights_ok(w)) return cudaErrorInvalidValue;
+  if (x_dtype != DType::f16 && x_dtype != DType::bf16) return cudaErrorInvalidValue;
+  if (y_dtype != DType::f32 && y_dtype != DType::f16 && y_dtype != DType::bf16)
+    return cudaErrorInvalidValue;
+  if ((reinterpret_cast<uintptr_t>(x) & 15) != 0) return cudaErrorInvalidValue;
+  if (M > int64_t(65535) * 128) return cudaErrorInvalidValue;  // gridDim.z of the largest M tile
+  plan = gemm_plan_normalize(plan, M, w);
+  if (plan.kernel < 0) return cudaErrorInvalidValue;
+  const GemmKernelInfo& k = kGemmKernels[plan.kernel];
+  const int64_t mt = m_tiles(k, M);
+  if (mt > 65535) return cudaErrorInvalidValue;
+  const WorkspaceLayout wl = workspace_layout(k, plan.splits, M, w.N);
+  if (wl.total > 0 &&
+      (workspace == nullptr || workspace_bytes < wl.total ||
+       (reinterpret_cast<uintptr_t>(workspace) & 15) != 0))
+    return cudaErrorInvalidValue;
+
+  const PackedLayout l = packed_layout(w.N, w.K);
+  const bool razer = w.format == Format::nvfp4_razer;
+  const bool bf16 = x_dtype == DType::bf16;
+  GemmArgs a{};
+  a.x = x;
+  a.M = M;
+  a.K = int(w.K);
+  a.N = int(w.N);
+  a.codes = static_cast<const uint8_t*>(w.data);
+  a.scales = static_cast<const uint8_t*>(w.data) + l.scales_offset;
+  a.RG = int(l.RG);
+  a.ST = int(l.ST);
+  a.SG = int(l.SG);
+  a.bias = bias;
+  a.y = y;
+  a.y_dtype = int(y_dtype);
+  a.factor = w.global_scale * 128.0f;  // exact: a power-of-two multiple
+  if (razer) {
+    // Placed special values: sv * 2^-14 as fp16 bits, sv * 2^-126 as bf16 bits.
+    const float s_small = w.params.sv_small, s_big = w.params.sv_big;
+    if (bf16) {
+      a.r_small = rz_f32_to_bf16(s_small * 0x1p-126f);
+      a.r_big = rz_f32_to_bf16(s_big * 0x1p-126f);
+    } else {
+      a.r_small = rz_f32_to_f16(s_small * 0x1p-14f);
+      a.r_big = rz_f32_to_f16(s_big * 0x1p-14f);
+    }
+  }
+  a.splits = plan.splits;
+  {
+    const int64_t al = split_align(k);
+    int64_t per = (l.ST + plan.splits - 1) / plan.splits;
+    per = (per + al - 1) / al * al;
+    a.st_per_split = int(per);
+  }
+  if (plan.splits > 1) {
+    a.counters = static_cast<unsigned*>(workspace);
+    a.partials = reinterpret_cast<float*>(static_cast<char*>(workspace) + wl.partials_offset);
+  }
+  const dim3 grid(unsigned((w.N + k.nt - 1) / k.nt), unsigned(plan.splits), unsigned(mt));
+  return k.fn[razer ? 1 : 0][bf16 ? 1 : 0](a, grid, stream);
+}
+
+cudaError_t gemm_w4a16(const void* x, DType x_dtype, int64_t M, const PackedWeights& w,
+                       const float* bias, void* y, DType y_dtype, void* workspace,
+                       size_t workspace_bytes, cudaStream_t stream) {
+  const GemmPlan p = gemm_plan(M, w);
+  if (p.kernel < 0) return M < 1 ? cudaErrorInvalidValue : cudaErrorNoKernelImageForDevice;
+  return gemm_w4a16_plan(p, x, x_dtype, M, w, bias, y, y_dtype, workspace, workspace_bytes,
+                         stream);
+}
+
+}  // namespace gpu
+}  // namespace razer

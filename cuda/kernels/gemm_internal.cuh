@@ -1,0 +1,69 @@
+// Internal: the kernel table shared by gemm_w4a16*.cu (instantiations) and
+// dispatch.cu (selection). Not part of the public API (gemm.cuh).
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <atomic>
+
+#include "gemm_mma.cuh"
+
+namespace razer {
+namespace gpu {
+
+// The kernel configurations: X(name, NB, RPW, WARPS, SPS, STAGES, MINB, OCC).
+// OCC = CTAs per SM the dispatcher assumes if the occupancy query fails (it
+// asks cudaOccupancyMaxActiveBlocksPerMultiprocessor first).
+#define RZ_GEMM_CONFIGS(X)                        \
+  X("gemv_m8_r1w8", 1, 1, 8, 8, 2, 2, 2)          \
+  X("gemv_m16_r1w8", 2, 1, 8, 8, 2, 2, 2)         \
+  X("gemv_m8_r2w4", 1, 2, 4, 4, 2, 3, 3)          \
+  X("gemv_m16_r2w4", 2, 2, 4, 4, 2, 3, 3)         \
+  X("skinny_m32_r2w8", 4, 2, 8, 2, 3, 1, 1)       \
+  X("skinny_m64_r1w8", 8, 1, 8, 2, 3, 2, 2)       \
+  X("skinny_m64_r2w4", 8, 2, 4, 2, 3, 2, 2)       \
+  X("tile_m128_r1w8", 16, 1, 8, 2, 3, 1, 1)       \
+  X("tile_m128_r2w8", 16, 2, 8, 1, 4, 1, 1)
+
+using GemmLaunchFn = cudaError_t (*)(const GemmArgs&, dim3 grid, cudaStream_t);
+using GemmOccFn = int (*)();  // resident CTAs per SM on the current device (0 on error)
+
+struct GemmKernelInfo {
+  const char* name;
+  int nb, rpw, warps, sps, stages;
+  int mt, nt;        // M tile, N tile
+  int smem;          // dynamic shared memory bytes
+  int occupancy;     // CTAs per SM the dispatcher plans with
+  GemmLaunchFn fn[2][2];  // [razer][bf16]
+  GemmOccFn occ[2][2];
+};
+
+// The table (defined in gemm_w4a16.cu).
+extern const GemmKernelInfo kGemmKernels[];
+extern const int kGemmKernelCount;
+
+// cudaFuncSetAttribute is per device: remember which devices have it.
+template <class C>
+cudaError_t gemm_ensure_smem_attr() {
+  if (C::SMEM <= 48 * 1024) return cudaSuccess;
+  static std::atomic<unsigned long long> done{0};
+  int dev = 0;
+  cudaError_t e = cudaGetDevice(&dev);
+  if (e != cudaSuccess) return e;
+  const unsigned long long bit = 1ull << (dev & 63);
+  if (done.load(std::memory_order_acquire) & bit) return cudaSuccess;
+  e = cudaFuncSetAttribute(w4a16_mma_kernel<C>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                           C::SMEM);
+  if (e == cudaSuccess) done.fetch_or(bit, std::memory_order_acq_rel);
+  return e;
+}
+
+template <class C>
+cudaError_t gemm_launch(const GemmArgs& a, dim3 grid, cudaStream_t stream);
+template <class C>
+int gemm_occupancy();
+// Explicit instantiations live in gemm_w4a16_{nvfp4,razer}_{f16,bf16}.cu (one
+// per format x X dtype, so a build compiles them in parallel).
+
+}  // namespace gpu
+}  // namespace razer

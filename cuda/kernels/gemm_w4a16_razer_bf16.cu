@@ -1,0 +1,14 @@
+// Instantiates the W4A16 kernels for razer weights and bf16 X (see gemm_internal.cuh).
+#include "gemm_launch.cuh"
+
+namespace razer {
+namespace gpu {
+
+#define RZ_INST(NAME, NB, RPW, WARPS, SPS, STAGES, MINB, OCC) \
+  template cudaError_t gemm_launch<GemmCfg<true, true, NB, RPW, WARPS, SPS, STAGES, MINB>>( \
+      const GemmArgs&, dim3, cudaStream_t);                                                 \
+  template int gemm_occupancy<GemmCfg<true, true, NB, RPW, WARPS, SPS, STAGES, MINB>>();
+RZ_GEMM_CONFIGS(RZ_INST)
+
+}  // namespace gpu
+}  // namespace razer
