@@ -16,17 +16,23 @@ export function e4m3BlockScale(bm: number, q: number): number {
 }
 
 /**
- * nvfp4. `staticG`, when given, replaces amax / 2688 (activations with a
- * calibrated scale). A global scale of 0 (all-zero input, or an amax so small
- * that amax / 2688 underflows binary32) gives zero scales and codes.
+ * Picks a block's codes, given its start and decode scale d = G * s, into
+ * `out`; returns the scale byte's extra bits (RaZeR's SV bit, else 0).
  */
-export function quantizeNvfp4(
+export type E4M3BlockEncoder = (start: number, d: number, out: Uint8Array) => number;
+
+/**
+ * The frame shared by nvfp4 and nvfp4_razer_a: per block s = E4M3(clamp(bm / 6)),
+ * then `encode` picks the codes. A global scale G of 0 (all-zero input, or an
+ * amax so small that amax / 2688 underflows binary32) gives zero scales and codes.
+ */
+export function quantizeE4M3Blocks(
   x: Float32Array,
   rows: number,
   cols: number,
-  staticG?: number,
-): QuantizedTensor {
-  const G = staticG ?? f32(amax(x) / 2688);
+  G: number,
+  encode: E4M3BlockEncoder,
+): { codes: Uint8Array; scales: Uint8Array } {
   const codes = new Uint8Array((rows * cols) / 2);
   const scales = new Uint8Array((rows * cols) / BLOCK);
   if (G !== 0) {
@@ -34,11 +40,26 @@ export function quantizeNvfp4(
     for (let b = 0; b < scales.length; b++) {
       const start = b * BLOCK;
       const s = e4m3BlockScale(f32(amax(x, start, start + BLOCK) / G), 6);
-      encodeBlockE2M1(x, start, BLOCK, f32(G * s), block);
+      const extraBits = encode(start, f32(G * s), block);
       packBlock(codes, start, block, BLOCK);
-      scales[b] = e4m3Code(s);
+      scales[b] = extraBits | e4m3Code(s);
     }
   }
+  return { codes, scales };
+}
+
+/** nvfp4. `staticG`, when given, replaces amax / 2688 (activations with a calibrated scale). */
+export function quantizeNvfp4(
+  x: Float32Array,
+  rows: number,
+  cols: number,
+  staticG?: number,
+): QuantizedTensor {
+  const G = staticG ?? f32(amax(x) / 2688);
+  const { codes, scales } = quantizeE4M3Blocks(x, rows, cols, G, (start, d, out) => {
+    encodeBlockE2M1(x, start, BLOCK, d, out);
+    return 0;
+  });
   return { format: 'nvfp4', shape: [rows, cols], codes, scales, globalScale: G, blockSize: BLOCK };
 }
 

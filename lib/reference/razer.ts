@@ -2,11 +2,11 @@
 // E2M1 code 0x8 (-0) is remapped per block to a special value (SV) whose
 // choice is recorded in the scale byte's spare bits.
 
-import { E3M3_MAX, E3M3_MIN, e3m3Code, e3m3Round, e4m3Code } from '../codecs.js';
+import { E3M3_MAX, E3M3_MIN, e3m3Code, e3m3Round } from '../codecs.js';
 import type { QuantizedTensor } from '../formats.js';
 import { clamp, encodeBlockRazer } from './block.js';
 import { amax } from './input.js';
-import { e4m3BlockScale } from './nvfp4.js';
+import { quantizeE4M3Blocks } from './nvfp4.js';
 import { packBlock } from './packing.js';
 
 const f32 = Math.fround;
@@ -68,22 +68,14 @@ export function quantizeRazerActivations(
   staticG?: number,
 ): QuantizedTensor {
   const G = staticG ?? f32(amax(x) / 2688);
-  const codes = new Uint8Array((rows * cols) / 2);
-  const scales = new Uint8Array((rows * cols) / BLOCK);
-  if (G !== 0) {
-    const plus = new Uint8Array(BLOCK);
-    const minus = new Uint8Array(BLOCK);
-    for (let b = 0; b < scales.length; b++) {
-      const start = b * BLOCK;
-      const s = e4m3BlockScale(f32(amax(x, start, start + BLOCK) / G), 6);
-      const d = f32(G * s);
-      const errPlus = encodeBlockRazer(x, start, BLOCK, d, svAct, plus);
-      const errMinus = encodeBlockRazer(x, start, BLOCK, d, -svAct, minus);
-      const neg = errMinus < errPlus;
-      packBlock(codes, start, neg ? minus : plus, BLOCK);
-      scales[b] = ((neg ? 1 : 0) << 7) | e4m3Code(s);
-    }
-  }
+  const minus = new Uint8Array(BLOCK);
+  const { codes, scales } = quantizeE4M3Blocks(x, rows, cols, G, (start, d, out) => {
+    const errPlus = encodeBlockRazer(x, start, BLOCK, d, svAct, out);
+    const errMinus = encodeBlockRazer(x, start, BLOCK, d, -svAct, minus);
+    if (!(errMinus < errPlus)) return 0;
+    out.set(minus);
+    return 0x80;
+  });
   return {
     format: 'nvfp4_razer_a',
     shape: [rows, cols],
