@@ -3,9 +3,12 @@
 // instance data), so worker threads may load it at the same time.
 #include "addon.h"
 
+#include "bench.h"
 #include "device_tensor.h"
 #include "errors.h"
 #include "gpu.h"
+#include "gpu_graph.h"
+#include "gpu_weight.h"
 #include "weight.h"
 
 #include <vector>
@@ -15,6 +18,8 @@ namespace razer::binding {
 RazerAddon::RazerAddon(Napi::Env env, Napi::Object exports) {
   native_weight_ctor_ = Napi::Persistent(NativeWeight::Define(env));
   device_tensor_ctor_ = Napi::Persistent(DeviceTensor::Define(env));
+  gpu_weight_ctor_ = Napi::Persistent(GpuWeight::Define(env));
+  gemm_graph_ctor_ = Napi::Persistent(GemmGraph::Define(env));
   DefineAddon(exports, {
       InstanceMethod("setErrorFactory", &RazerAddon::SetErrorFactory, napi_enumerable),
       InstanceMethod("buildInfo", &RazerAddon::BuildInfo, napi_enumerable),
@@ -27,11 +32,18 @@ RazerAddon::RazerAddon(Napi::Env env, Napi::Object exports) {
       InstanceMethod("gemmW4A16Sync", &RazerAddon::GemmW4A16Sync, napi_enumerable),
       InstanceMethod("gemmW4A4", &RazerAddon::GemmW4A4, napi_enumerable),
       InstanceMethod("gemmW4A4Sync", &RazerAddon::GemmW4A4Sync, napi_enumerable),
+      InstanceMethod("quantizeOnDevice", &RazerAddon::QuantizeOnDevice, napi_enumerable),
+      InstanceMethod("quantizeOnDeviceSync", &RazerAddon::QuantizeOnDeviceSync, napi_enumerable),
+      InstanceMethod("gemmW4A16Gpu", &RazerAddon::GemmW4A16Gpu, napi_enumerable),
+      InstanceMethod("gemmW4A16GpuSync", &RazerAddon::GemmW4A16GpuSync, napi_enumerable),
       InstanceMethod("cudaProbe", &RazerAddon::CudaProbe, napi_enumerable),
       InstanceMethod("devices", &RazerAddon::Devices, napi_enumerable),
       InstanceMethod("cudaSelfTest", &RazerAddon::CudaSelfTest, napi_enumerable),
+      InstanceValue("benchW4A16", Napi::Function::New(env, BenchW4A16, "benchW4A16"), napi_enumerable),
       InstanceValue("NativeWeight", native_weight_ctor_.Value(), napi_enumerable),
       InstanceValue("DeviceTensor", device_tensor_ctor_.Value(), napi_enumerable),
+      InstanceValue("GpuWeight", gpu_weight_ctor_.Value(), napi_enumerable),
+      InstanceValue("GemmGraph", gemm_graph_ctor_.Value(), napi_enumerable),
   });
   // Runs when this environment ends (a worker thread exiting, or the process):
   // frees the native memory of objects nobody disposed, before V8 goes away.

@@ -33,6 +33,8 @@ class RazerAddon : public Napi::Addon<RazerAddon> {
   const Napi::FunctionReference& error_factory() const { return error_factory_; }
   Napi::FunctionReference& native_weight_ctor() { return native_weight_ctor_; }
   Napi::FunctionReference& device_tensor_ctor() { return device_tensor_ctor_; }
+  Napi::FunctionReference& gpu_weight_ctor() { return gpu_weight_ctor_; }
+  Napi::FunctionReference& gemm_graph_ctor() { return gemm_graph_ctor_; }
 
   const std::shared_ptr<Registry>& registry() const { return registry_; }
 
@@ -55,6 +57,12 @@ class RazerAddon : public Napi::Addon<RazerAddon> {
   Napi::Value GemmW4A4(const Napi::CallbackInfo& info);
   Napi::Value GemmW4A4Sync(const Napi::CallbackInfo& info);
 
+  // GPU operations on device tensors (gpu_ops.cc).
+  Napi::Value QuantizeOnDevice(const Napi::CallbackInfo& info);
+  Napi::Value QuantizeOnDeviceSync(const Napi::CallbackInfo& info);
+  Napi::Value GemmW4A16Gpu(const Napi::CallbackInfo& info);
+  Napi::Value GemmW4A16GpuSync(const Napi::CallbackInfo& info);
+
   // CUDA devices (devices.cc).
   Napi::Value CudaProbe(const Napi::CallbackInfo& info);
   Napi::Value Devices(const Napi::CallbackInfo& info);
@@ -65,6 +73,8 @@ class RazerAddon : public Napi::Addon<RazerAddon> {
   Napi::FunctionReference error_factory_;
   Napi::FunctionReference native_weight_ctor_;
   Napi::FunctionReference device_tensor_ctor_;
+  Napi::FunctionReference gpu_weight_ctor_;
+  Napi::FunctionReference gemm_graph_ctor_;
   std::shared_ptr<Registry> registry_ = std::make_shared<Registry>();
 };
 

@@ -218,6 +218,25 @@ Napi::Object ParseOptions(const Napi::Env& env, const Napi::Value& value, const 
   return value.As<Napi::Object>();
 }
 
+std::string NonFiniteString(const void* data, DType dtype, int64_t index) {
+  if (dtype == DType::f32) {
+    float v = static_cast<const float*>(data)[index];
+    if (std::isnan(v)) return "NaN";
+    return v > 0 ? "Infinity" : "-Infinity";
+  }
+  uint16_t bits = static_cast<const uint16_t*>(data)[index];
+  bool negative = (bits & 0x8000) != 0;
+  uint16_t mantissa = dtype == DType::f16 ? (bits & 0x03ff) : (bits & 0x007f);
+  if (mantissa != 0) return "NaN";
+  return negative ? "-Infinity" : "Infinity";
+}
+
+void FailNonFinite(const std::string& name, const std::string& value, int64_t index, int64_t cols) {
+  Fail("ERR_NON_FINITE", name + ": element " + std::to_string(index) + " (row " + std::to_string(index / cols) +
+                             ", col " + std::to_string(index % cols) + ") is " + value +
+                             "; quantized tensors must be finite");
+}
+
 void CheckBlocks(int64_t cols, Format format, const std::string& argument) {
   if (cols % 16 != 0) {
     Fail("ERR_SHAPE", argument + ": " + FormatName(format) +

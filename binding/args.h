@@ -56,6 +56,12 @@ TensorArg ParseTensor(const Napi::Value& data, const Napi::Value& dtype, const s
 // An options object, or undefined/null (an empty one).
 Napi::Object ParseOptions(const Napi::Env& env, const Napi::Value& value, const std::string& argument);
 
+// JS's spelling of the non-finite value data[index] ("NaN", "Infinity", "-Infinity").
+std::string NonFiniteString(const void* data, DType dtype, int64_t index);
+// ERR_NON_FINITE as the reference words it: "<name>: element i (row r, col c)
+// is <value>; quantized tensors must be finite".
+[[noreturn]] void FailNonFinite(const std::string& name, const std::string& value, int64_t index, int64_t cols);
+
 // K % 16 == 0 for the block formats.
 void CheckBlocks(int64_t cols, Format format, const std::string& argument);
 

@@ -5,7 +5,6 @@
 // up front so that Run() only writes through raw pointers.
 #include <cmath>
 #include <cstring>
-#include <sstream>
 
 #include "addon.h"
 #include "args.h"
@@ -16,27 +15,6 @@
 namespace razer::binding {
 
 namespace {
-
-// JS's spelling of a non-finite binary32 value, for ERR_NON_FINITE messages.
-std::string NonFiniteString(const void* data, DType dtype, int64_t index) {
-  if (dtype == DType::f32) {
-    float v = static_cast<const float*>(data)[index];
-    if (std::isnan(v)) return "NaN";
-    return v > 0 ? "Infinity" : "-Infinity";
-  }
-  uint16_t bits = static_cast<const uint16_t*>(data)[index];
-  bool negative = (bits & 0x8000) != 0;
-  uint16_t mantissa = dtype == DType::f16 ? (bits & 0x03ff) : (bits & 0x007f);
-  if (mantissa != 0) return "NaN";
-  return negative ? "-Infinity" : "Infinity";
-}
-
-[[noreturn]] void FailNonFinite(const std::string& name, const void* data, DType dtype, int64_t index, int64_t cols) {
-  std::ostringstream os;
-  os << name << ": element " << index << " (row " << index / cols << ", col " << index % cols << ") is "
-     << NonFiniteString(data, dtype, index) << "; quantized tensors must be finite";
-  Fail("ERR_NON_FINITE", os.str());
-}
 
 Napi::Value Arg(const Napi::CallbackInfo& info, size_t i) { return i < info.Length() ? info[i] : info.Env().Undefined(); }
 
@@ -108,7 +86,7 @@ class QuantizeJob : public Job {
   void Run() override {
     int64_t bad = cpu_quantize(format_, x_, dtype_, rows_, cols_, params_, static_g_, codes_data_, scales_data_,
                                &global_scale_, threads_);
-    if (bad >= 0) FailNonFinite(name_, x_, dtype_, bad, cols_);
+    if (bad >= 0) FailNonFinite(name_, NonFiniteString(x_, dtype_, bad), bad, cols_);
   }
 
   Napi::Value Result(Napi::Env env) override {
@@ -237,7 +215,7 @@ class GemmW4A4Job : public GemmJob {
   void Run() override {
     int64_t bad = cpu_gemm_w4a4(x_, x_dtype_, M_, act_format_, sv_act_, act_static_g_, weight_.view, bias_, y_data_,
                                 out_dtype_, threads_);
-    if (bad >= 0) FailNonFinite("x", x_, x_dtype_, bad, weight_.view.cols);
+    if (bad >= 0) FailNonFinite("x", NonFiniteString(x_, x_dtype_, bad), bad, weight_.view.cols);
   }
 
  private:

@@ -11,14 +11,6 @@ namespace razer::binding {
 
 const napi_type_tag DeviceTensor::kTypeTag = {0x3c91e4a7d2b85f06ULL, 0xa14f6e9b27c3d58eULL};
 
-namespace {
-
-struct ConstructToken {
-  std::shared_ptr<gpu::DeviceBuffer> buffer;
-  TensorDType dtype;
-  std::vector<int64_t> shape;
-};
-
 const char* TensorDTypeName(TensorDType d) {
   switch (d) {
     case TensorDType::f32: return "f32";
@@ -28,7 +20,37 @@ const char* TensorDTypeName(TensorDType d) {
   }
   return "?";
 }
+
 size_t ElementSize(TensorDType d) { return d == TensorDType::f32 ? 4 : d == TensorDType::u8 ? 1 : 2; }
+
+std::string ShapeString(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); i++) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+DeviceTensorArg ParseDeviceTensor(const Napi::Value& value, const std::string& argument) {
+  if (!DeviceTensor::Is(value)) {
+    Fail("ERR_ARGUMENT", argument + ": expected a DeviceTensor (DeviceTensor.fromHost or .alloc), got " + Describe(value));
+  }
+  DeviceTensor* t = DeviceTensor::From(value);
+  DeviceTensorArg out;
+  out.buffer = t->Use(argument);
+  out.dtype = t->dtype();
+  out.shape = t->shape();
+  out.device = t->device();
+  out.object = value.As<Napi::Object>();
+  return out;
+}
+
+namespace {
+
+struct ConstructToken {
+  std::shared_ptr<gpu::DeviceBuffer> buffer;
+  TensorDType dtype;
+  std::vector<int64_t> shape;
+};
+
 napi_typedarray_type ArrayType(TensorDType d) {
   return d == TensorDType::f32 ? napi_float32_array : d == TensorDType::u8 ? napi_uint8_array : napi_uint16_array;
 }
@@ -66,11 +88,6 @@ int64_t Elements(const std::vector<int64_t>& shape) {
   return n;
 }
 
-std::string ShapeString(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); i++) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
 int ParseDevice(const Napi::Value& value, const std::string& argument) {
   return static_cast<int>(ParseInt(value, argument, 0, 1 << 16, 0));

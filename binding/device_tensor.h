@@ -17,6 +17,11 @@ namespace razer::binding {
 // Element types a DeviceTensor can hold, and the typed array of each.
 enum class TensorDType : int { f32 = 0, f16 = 1, bf16 = 2, u8 = 3 };
 
+const char* TensorDTypeName(TensorDType dtype);
+size_t ElementSize(TensorDType dtype);
+// "[2, 3]", for messages.
+std::string ShapeString(const std::vector<int64_t>& shape);
+
 class DeviceTensor : public Disposable<DeviceTensor, gpu::DeviceBuffer> {
  public:
   static constexpr const char* kClassName = "DeviceTensor";
@@ -28,6 +33,10 @@ class DeviceTensor : public Disposable<DeviceTensor, gpu::DeviceBuffer> {
   // Wraps a buffer in a new DeviceTensor object (JS thread).
   static Napi::Object Wrap(Napi::Env env, std::shared_ptr<gpu::DeviceBuffer> buffer, TensorDType dtype,
                            std::vector<int64_t> shape);
+
+  int device() const { return device_; }
+  TensorDType dtype() const { return dtype_; }
+  const std::vector<int64_t>& shape() const { return shape_; }
 
  private:
   // DeviceTensor.alloc(device, dtype, shape): zero-filled memory.
@@ -49,5 +58,19 @@ class DeviceTensor : public Disposable<DeviceTensor, gpu::DeviceBuffer> {
   std::vector<int64_t> shape_;
   size_t bytes_ = 0;
 };
+
+// A DeviceTensor argument, parsed on the JS thread: its memory (kept alive by
+// the holder even if the tensor is disposed meanwhile) and its metadata.
+struct DeviceTensorArg {
+  std::shared_ptr<gpu::DeviceBuffer> buffer;
+  TensorDType dtype = TensorDType::f32;
+  std::vector<int64_t> shape;
+  int device = 0;
+  Napi::Object object;  // the JS object (a handle: valid during the call only)
+};
+
+// ERR_ARGUMENT unless `value` is a DeviceTensor (the type tag, not the look),
+// ERR_DISPOSED if it was disposed; `argument` names it in messages.
+DeviceTensorArg ParseDeviceTensor(const Napi::Value& value, const std::string& argument);
 
 }  // namespace razer::binding

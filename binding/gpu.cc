@@ -15,6 +15,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "gpu_cuda.h"
 #include "probe.h"
 #endif
 
@@ -142,6 +143,9 @@ const char* CodeFor(cudaError_t err) {
   }
 }
 
+}  // namespace
+
+// ThrowCuda, Check and Stream are shared with the GPU operations (gpu_cuda.h).
 [[noreturn]] void ThrowCuda(const char* what, cudaError_t err, int device) {
   cudaGetLastError();  // clear a non-sticky error so the next call starts clean
   std::ostringstream os;
@@ -168,6 +172,8 @@ cudaStream_t Stream(int device) {
   }
   return d.stream;
 }
+
+namespace {
 
 // Waits for the work enqueued on `stream` so far (and only that), yielding the
 // CPU instead of spinning: this runs on a libuv pool thread.

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // The `razer` command: quantize, inspect and measure safetensors checkpoints,
-// and a demo. Each sub-command lives in lib/cli/<name>.ts.
+// a demo, and a GPU benchmark. Each sub-command lives in lib/cli/<name>.ts.
 
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { benchCommand } from './cli/bench.js';
 import { demoCommand } from './cli/demo.js';
 import { errorCommand } from './cli/error.js';
 import { reportFailure } from './cli/fail.js';
@@ -22,7 +23,7 @@ function buildProgram(): Command {
     .version(packageVersion())
     .showSuggestionAfterError()
     .addHelpText('after', '\nStart with `razer demo` to see the formats compared on synthetic weights.');
-  for (const cmd of [quantizeCommand(), inspectCommand(), errorCommand(), demoCommand()]) {
+  for (const cmd of [quantizeCommand(), inspectCommand(), errorCommand(), demoCommand(), benchCommand()]) {
     program.addCommand(cmd);
   }
   // Throw instead of exiting, and print commander's own errors in our one-line form.

@@ -348,8 +348,8 @@ describe('razer demo', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^overall\s/m);
     expect(r.stdout).toMatch(/^relative to nvfp4\s/m);
-    expect(r.stdout).toMatch(/^nvfp4_razer\s+(cpu|reference)\s.*\spass\s/m);
-    expect(r.stdout).toMatch(/^nvfp4\s+(cpu|reference)\s.*\spass\s/m);
+    expect(r.stdout).toMatch(/^nvfp4_razer\s+(cuda|cpu|reference)\s.*\spass\s/m);
+    expect(r.stdout).toMatch(/^nvfp4\s+(cuda|cpu|reference)\s.*\spass\s/m);
     expect(r.stdout).not.toContain('FAIL');
     expect(r.stdout).toContain('All checks passed');
   });

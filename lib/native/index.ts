@@ -4,7 +4,7 @@
 // referenceGemmW4A16/W4A4. The Promise forms run on the libuv pool and
 // reject with RazerError; the Sync forms block (for benchmarks) and throw.
 
-import { RazerError, type RazerErrorCode, describe } from '../errors.js';
+import { RazerError, describe } from '../errors.js';
 import type { Format, QuantizeOptions, QuantizedTensor } from '../formats.js';
 import type { GemmOptions, W4A4Options } from '../reference/gemm.js';
 import type {
@@ -12,47 +12,30 @@ import type {
   AddonMemoryStats,
   AddonDeviceTensor,
   AddonNativeWeight,
-  AddonWeight,
   AddonWeightArg,
   DeviceDtype,
   HostArray,
   NativeDtype,
   NativeFormat,
-  RazerAddon,
 } from './addon-types.js';
-import { loadAddon, requireAddon } from './loader.js';
+import { asRazerError, call, callAsync, gpuAddon, toAddonWeight } from './calls.js';
+import { loadAddon } from './loader.js';
 
 export type { AddonBuildInfo, AddonDeviceInfo, AddonMemoryStats, DeviceDtype, HostArray, NativeDtype, NativeFormat } from './addon-types.js';
+export { toAddonWeight } from './calls.js';
 export { addonPath, backendInfo, loadAddon, type NativeBackend, type NativeBackendInfo } from './loader.js';
-
-/** Any error out of the addon as a RazerError with the same code and message. */
-function asRazerError(e: unknown): RazerError {
-  if (e instanceof RazerError) return e;
-  if (e instanceof Error) {
-    const code = (e as { code?: unknown }).code;
-    const known = typeof code === 'string' && code.startsWith('ERR_') ? (code as RazerErrorCode) : 'ERR_NATIVE';
-    const wrapped = new RazerError(known, e.message);
-    wrapped.stack = e.stack;
-    return wrapped;
-  }
-  return new RazerError('ERR_NATIVE', String(e));
-}
-
-function call<T>(what: string, body: (addon: RazerAddon) => T): T {
-  try {
-    return body(requireAddon(what));
-  } catch (e) {
-    throw asRazerError(e);
-  }
-}
-
-async function callAsync<T>(what: string, body: (addon: RazerAddon) => Promise<T>): Promise<T> {
-  try {
-    return await body(requireAddon(what));
-  } catch (e) {
-    throw asRazerError(e);
-  }
-}
+export {
+  GpuWeight,
+  captureGemm,
+  gemmW4A16Gpu,
+  gemmW4A16GpuSync,
+  quantizeOnDevice,
+  quantizeOnDeviceSync,
+  type DeviceQuantizeOptions,
+  type DeviceQuantizedTensor,
+  type GemmGraph,
+  type GpuGemmOptions,
+} from './gpu.js';
 
 // ------------------------------------------------------------- quantize ----
 
@@ -125,24 +108,6 @@ export function nativeQuantizeSync(
 }
 
 // --------------------------------------------------------------- weights ----
-
-/** A QuantizedTensor as the addon takes it ([rows, cols] spelled out). */
-export function toAddonWeight(q: QuantizedTensor): AddonWeight {
-  if (q === null || typeof q !== 'object' || !Array.isArray(q.shape)) {
-    throw new RazerError('ERR_ARGUMENT', `w: expected a QuantizedTensor, got ${describe(q)}`);
-  }
-  return {
-    format: q.format as NativeFormat,
-    rows: q.shape[0],
-    cols: q.shape[1],
-    codes: q.codes,
-    scales: q.scales as Uint8Array,
-    globalScale: q.globalScale,
-    svSmall: q.svSmall,
-    svBig: q.svBig,
-    svAct: q.svAct,
-  };
-}
 
 /** A quantized weight held in native memory: pass it to the GEMMs instead of a QuantizedTensor to skip per-call copies and checks. */
 export type NativeWeight = AddonNativeWeight;
@@ -280,20 +245,6 @@ export function nativeMemoryStats(): AddonMemoryStats | null {
 }
 
 // -------------------------------------------------------------- devices ----
-
-function gpuAddon(what: string): RazerAddon {
-  const addon = loadAddon();
-  if (addon === null) {
-    // Without the addon there is no GPU path at all: say so with ERR_NO_GPU,
-    // which is what callers probing for a GPU branch on.
-    try {
-      requireAddon(what);
-    } catch (e) {
-      throw new RazerError('ERR_NO_GPU', (e as Error).message);
-    }
-  }
-  return addon as RazerAddon;
-}
 
 /** Every visible CUDA device; throws RazerError ERR_NO_GPU when there is none (or no CUDA build). */
 export function devices(): AddonDeviceInfo[] {
