@@ -25,6 +25,7 @@ import {
   gemmW4A16Gpu,
   gemmW4A16GpuSync,
   loadAddon,
+  nativeGemmW4A16Sync,
   nativeMemoryStats,
   quantizeOnDevice,
   quantizeOnDeviceSync,
@@ -604,6 +605,30 @@ describe.skipIf(!gate.hasGpu)('gemmW4A16Gpu vs referenceGemmW4A16 (SPEC §4)', (
 });
 
 // ------------------------------------------------------------- GPU: graphs --
+
+describe.skipIf(!gate.hasGpu)('the shared split-K workspace', () => {
+  it('a shape with more output tiles after one with more partials gets the right result', async () => {
+    // A: few tiles, many K splits (large partials); B: more tiles (its
+    // counters reach past 256 bytes), fewer splits, partials that fit in A's
+    // workspace. A counter region sized per shape would put B's counters on
+    // A's leftover partials (seen once in a razer bench sweep as a 0.64 error).
+    const M = 64;
+    const cases: [number, number][] = [[4096, 28672], [10240, 8192], [4096, 28672], [10240, 8192]];
+    for (const [N, K] of cases) {
+      const wq = quantize(draw('gaussian', N, K, N + K, 0.02), [N, K], 'nvfp4_razer', { backend: 'cpu' });
+      const xh = hostAs(draw('gaussian', M, K, N + K + 1), 'bf16') as Uint16Array;
+      const w = await GpuWeight.fromQuantized(wq);
+      const x = await DeviceTensor.fromHost(xh, 'bf16', [M, K]);
+      const out = await poisoned('f32', [M, N]);
+      await gemmW4A16Gpu(x, w, { outDtype: 'f32', out });
+      const y = await out.toHost();
+      const cpu = nativeGemmW4A16Sync(xh, [M, K], wq, { dtype: 'bf16' });
+      expect(y.every(Number.isFinite), `${N}x${K}: no NaN left`).toBe(true);
+      expect(errorMetrics(cpu, y).relFrobenius, `${N}x${K} vs the CPU backend`).toBeLessThan(2e-5);
+      for (const t of [w, x, out]) t.dispose();
+    }
+  });
+});
 
 describe.skipIf(!gate.hasGpu)('GemmGraph (captureGemm)', () => {
   it('replays bit for bit like a plain call, reads its tensors as they are at replay, keeps them alive', async () => {

@@ -97,6 +97,18 @@ bool weights_ok(const PackedWeights& w) {
 
 int64_t m_tiles(const GemmKernelInfo& k, int64_t M) { return (M + k.mt - 1) / k.mt; }
 
+// Split-K workspace: tile counters in a FIXED region at the start that never
+// holds anything else, then the fp32 partials. The counters must read zero
+// when a call starts; each call leaves them zero, so a workspace zeroed once
+// stays valid for every shape. (A counter region sized per shape would let a
+// later, larger shape find an earlier shape's partials where its counters are.)
+constexpr size_t kCounterRegionBytes = 64 * 1024;
+constexpr int64_t kMaxSplitTiles = int64_t(kCounterRegionBytes / sizeof(unsigned));
+
+int64_t output_tiles(const GemmKernelInfo& k, int64_t M, int64_t N) {
+  return m_tiles(k, M) * ((N + k.nt - 1) / k.nt);
+}
+
 struct WorkspaceLayout {
   size_t counters_bytes = 0, partials_offset = 0, total = 0;
 };
@@ -104,9 +116,9 @@ struct WorkspaceLayout {
 WorkspaceLayout workspace_layout(const GemmKernelInfo& k, int splits, int64_t M, int64_t N) {
   WorkspaceLayout w;
   if (splits <= 1) return w;
-  const int64_t tiles = m_tiles(k, M) * ((N + k.nt - 1) / k.nt);
+  const int64_t tiles = output_tiles(k, M, N);
   w.counters_bytes = size_t(tiles) * sizeof(unsigned);
-  w.partials_offset = (w.counters_bytes + 255) / 256 * 256;
+  w.partials_offset = kCounterRegionBytes;
   w.total = w.partials_offset + size_t(tiles) * size_t(splits) * size_t(k.mt) * size_t(k.nt) *
                                     sizeof(float);
   return w;
@@ -130,6 +142,9 @@ GemmPlan gemm_plan_normalize(GemmPlan plan, int64_t M, const PackedWeights& w) {
   per = (per + al - 1) / al * al;
   s = (l.ST + per - 1) / per;
   if (s > 65535) s = 65535;  // gridDim.y (never reached: per >= 4, ST < 2^24)
+  // More output tiles than the counter region holds: no split (split-K is
+  // for shapes with few tiles anyway).
+  if (s > 1 && output_tiles(kGemmKernels[plan.kernel], M, w.N) > kMaxSplitTiles) s = 1;
   plan.splits = int(s);
   return plan;
 }
@@ -151,7 +166,7 @@ GemmPlan gemm_plan(int64_t M, const PackedWeights& w) {
   // resident CTAs on the GPU, S = slots / base (a grid of at most one wave,
   // so every CTA starts at once and the load pipeline fills once); at least
   // two stages per split.
-  const int64_t base = m_tiles(k, M) * ((w.N + k.nt - 1) / k.nt);
+  const int64_t base = output_tiles(k, M, w.N);
   const int64_t slots =
       int64_t(d.sms) * occupancy(p.kernel, w.format == Format::nvfp4_razer, true);
   int64_t s = base >= slots ? 1 : slots / base;

@@ -18,7 +18,9 @@
 // (bit-identical from run to run and independent of CTA scheduling). The
 // counters live in the workspace and must be ZERO before the first call on a
 // workspace (gemm_workspace_init, or any cudaMemset to 0); every call leaves
-// them at zero again.
+// them at zero again, and they sit in a fixed region that partials never
+// touch, so one zeroed workspace serves calls of every shape in turn (one
+// stream at a time).
 #pragma once
 
 #include <cuda_runtime_api.h>
