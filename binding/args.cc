@@ -132,6 +132,21 @@ const char* DTypeName(DType dtype) {
 
 size_t DTypeSize(DType dtype) { return dtype == DType::f32 ? 4 : 2; }
 
+FormatParams ParseFormatParams(Format format, const Napi::Object& object, const std::string& prefix) {
+  FormatParams params;
+  if (format == Format::nvfp4_razer) {
+    params.sv_small = ParseSpecialValue(object.Get("svSmall"), prefix + ".svSmall", 5.0f);
+    params.sv_big = ParseSpecialValue(object.Get("svBig"), prefix + ".svBig", 8.0f);
+    if (!(params.sv_small < params.sv_big)) {
+      Fail("ERR_ARGUMENT", prefix + ".svSmall: expected less than " + prefix + ".svBig (" +
+                               Describe(object.Get("svBig")) + "), got " + Describe(object.Get("svSmall")));
+    }
+  } else if (format == Format::nvfp4_razer_a) {
+    params.sv_act = ParseSpecialValue(object.Get("svAct"), prefix + ".svAct", 5.0f);
+  }
+  return params;
+}
+
 float ParseSpecialValue(const Napi::Value& value, const std::string& argument, float fallback) {
   if (value.IsUndefined()) return fallback;
   // As lib/formats.ts checkSpecialValue: positive, at most 64, not an E2M1

@@ -33,6 +33,10 @@ size_t DTypeSize(DType dtype);
 // A special value as lib/formats.ts checkSpecialValue accepts it (and exactly
 // representable in binary32); `fallback` when undefined.
 float ParseSpecialValue(const Napi::Value& value, const std::string& argument, float fallback);
+// The special values a format takes from `object` (svSmall/svBig for
+// nvfp4_razer, checked svSmall < svBig; svAct for nvfp4_razer_a), named
+// `<prefix>.svSmall` etc. in errors; defaults 5, 8 and 5.
+FormatParams ParseFormatParams(Format format, const Napi::Object& object, const std::string& prefix);
 // A positive finite binary32 value (a static global scale).
 float ParseStaticScale(const Napi::Value& value, const std::string& argument);
 

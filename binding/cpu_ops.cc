@@ -53,16 +53,7 @@ class QuantizeJob : public Job {
                             std::to_string(x.array.length));
     }
     CheckBlocks(cols_, format_, "shape");
-    if (format_ == Format::nvfp4_razer) {
-      params_.sv_small = ParseSpecialValue(options.Get("svSmall"), "options.svSmall", 5.0f);
-      params_.sv_big = ParseSpecialValue(options.Get("svBig"), "options.svBig", 8.0f);
-      if (!(params_.sv_small < params_.sv_big)) {
-        Fail("ERR_ARGUMENT", "options.svSmall: expected less than options.svBig (" + Describe(options.Get("svBig")) +
-                                 "), got " + Describe(options.Get("svSmall")));
-      }
-    } else if (format_ == Format::nvfp4_razer_a) {
-      params_.sv_act = ParseSpecialValue(options.Get("svAct"), "options.svAct", 5.0f);
-    }
+    params_ = ParseFormatParams(format_, options, "options");
     Napi::Value g = options.Get("globalScale");
     if (!g.IsUndefined()) {
       if (format_ != Format::nvfp4 && format_ != Format::nvfp4_razer_a) {

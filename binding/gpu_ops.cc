@@ -74,16 +74,7 @@ class GpuQuantizeJob : public gpu::StreamJob {
                              FormatName(format_));
     }
     CheckBlocks(cols_, format_, "x");
-    if (format_ == Format::nvfp4_razer) {
-      params_.sv_small = ParseSpecialValue(options.Get("svSmall"), "options.svSmall", 5.0f);
-      params_.sv_big = ParseSpecialValue(options.Get("svBig"), "options.svBig", 8.0f);
-      if (!(params_.sv_small < params_.sv_big)) {
-        Fail("ERR_ARGUMENT", "options.svSmall: expected less than options.svBig (" + Describe(options.Get("svBig")) +
-                                 "), got " + Describe(options.Get("svSmall")));
-      }
-    } else if (format_ == Format::nvfp4_razer_a) {
-      params_.sv_act = ParseSpecialValue(options.Get("svAct"), "options.svAct", 5.0f);
-    }
+    params_ = ParseFormatParams(format_, options, "options");
     if (!g.IsUndefined()) {
       if (format_ != Format::nvfp4 && format_ != Format::nvfp4_razer_a) {
         Fail("ERR_ARGUMENT", std::string("options.globalScale: only nvfp4 and nvfp4_razer_a take a static global "

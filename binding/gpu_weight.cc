@@ -197,15 +197,8 @@ class FromDeviceJob : public gpu::StreamJob {
       }
       g_buffer_ = gt.buffer;
     }
-    if (format_ == Format::nvfp4_razer) {
-      params_.sv_small = ParseSpecialValue(q.Get("svSmall"), "weight.svSmall", 5.0f);
-      params_.sv_big = ParseSpecialValue(q.Get("svBig"), "weight.svBig", 8.0f);
-      if (!(params_.sv_small < params_.sv_big)) {
-        Fail("ERR_ARGUMENT", "weight.svSmall: expected less than weight.svBig (" + Describe(q.Get("svBig")) +
-                                 "), got " + Describe(q.Get("svSmall")));
-      }
-      CheckGpuSpecialValues(params_, format_, "weight");
-    }
+    params_ = ParseFormatParams(format_, q, "weight");
+    if (format_ == Format::nvfp4_razer) CheckGpuSpecialValues(params_, format_, "weight");
     const size_t packed_bytes = PackedBytes(format_, N_, K_, "weight");
     codes_ = codes.buffer;
     scales_ = scales.buffer;

@@ -49,16 +49,7 @@ WeightArg ParsePlainWeight(const Napi::Object& w, const std::string& argument) {
   v.global_scale = static_cast<float>(gv);
   v.codes = static_cast<const uint8_t*>(codes.data);
   v.scales = static_cast<const uint8_t*>(scales.data);
-  if (v.format == Format::nvfp4_razer) {
-    v.params.sv_small = ParseSpecialValue(w.Get("svSmall"), argument + ".svSmall", 5.0f);
-    v.params.sv_big = ParseSpecialValue(w.Get("svBig"), argument + ".svBig", 8.0f);
-    if (!(v.params.sv_small < v.params.sv_big)) {
-      Fail("ERR_ARGUMENT", argument + ".svSmall: expected less than " + argument + ".svBig (" +
-                               Describe(w.Get("svBig")) + "), got " + Describe(w.Get("svSmall")));
-    }
-  } else if (v.format == Format::nvfp4_razer_a) {
-    v.params.sv_act = ParseSpecialValue(w.Get("svAct"), argument + ".svAct", 5.0f);
-  }
+  v.params = ParseFormatParams(v.format, w, argument);
   out.pins = {codes.object, scales.object};
   return out;
 }
