@@ -2,10 +2,9 @@
 // parsing, the SVG chart writer and the report (tables, JSON, chart) built
 // from a fake result. The real benchmark runs only where there is a GPU.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
-import ts from 'typescript';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type BenchDeps, type BenchFlags, parseBenchFormats, parseMList, parseShapeList, runBench } from '../lib/cli/bench.js';
 import {
@@ -30,7 +29,7 @@ import { axisScale, escapeXml, powerOfTwoTicks, renderLineChart } from '../lib/c
 import type { AddonBenchOptions, AddonBenchResult, AddonBenchRow } from '../lib/native/addon-types.js';
 import { RazerError } from '../lib/errors.js';
 import { loadAddon } from '../lib/native/loader.js';
-import { gpuGate, repoRoot } from './helpers/native.js';
+import { gpuGate, repoRoot, transpileLibTo } from './helpers/native.js';
 
 const gate = gpuGate();
 if (!gate.hasGpu) console.warn(`[bench-cli] GPU benchmark test skipped: ${gate.reason}`);
@@ -45,22 +44,7 @@ const libRoot = join(cacheRoot, String(process.pid));
 let workDir: string;
 
 function transpileLib(): void {
-  rmSync(libRoot, { recursive: true, force: true });
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else if (name.endsWith('.ts') && !name.endsWith('.d.ts')) {
-        const js = ts.transpileModule(readFileSync(path, 'utf8'), {
-          compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-        }).outputText;
-        const dest = join(libRoot, relative(repoRoot, path)).replace(/\.ts$/, '.js');
-        mkdirSync(dirname(dest), { recursive: true });
-        writeFileSync(dest, js);
-      }
-    }
-  };
-  walk(join(repoRoot, 'lib'));
+  transpileLibTo(libRoot);
   const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
   writeFileSync(
     join(cacheRoot, 'package.json'),

@@ -17,6 +17,13 @@ let transpiled: string | undefined;
 export function transpiledLib(): string {
   if (transpiled) return transpiled;
   const out = join(repoRoot, 'node_modules', '.cache', 'nvfp4-razer-tests', `${process.pid}`);
+  transpileLibTo(out);
+  transpiled = out;
+  return out;
+}
+
+/** Writes every .ts file under lib/ as plain ESM JavaScript under `out` (as out/lib/...), replacing what was there. */
+export function transpileLibTo(out: string): void {
   rmSync(out, { recursive: true, force: true });
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir)) {
@@ -33,8 +40,6 @@ export function transpiledLib(): string {
     }
   };
   walk(join(repoRoot, 'lib'));
-  transpiled = out;
-  return out;
 }
 
 export function cleanTranspiled(): void {
