@@ -4,7 +4,7 @@
 // the reference has the same check.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { f32ToBf16, f32ToF16 } from '../lib/codecs.js';
-import { RazerError, type RazerErrorCode } from '../lib/errors.js';
+import { RazerError } from '../lib/errors.js';
 import type { QuantizeOptions } from '../lib/formats.js';
 import {
   DeviceTensor,
@@ -23,6 +23,7 @@ import {
 import type { RazerAddon } from '../lib/native/addon-types.js';
 import { referenceQuantize as quantize } from '../lib/reference/quantize.js';
 import { draw } from './helpers/distributions.js';
+import { caught, expectCode, rejected } from './helpers/errors.js';
 import { gpuGate } from './helpers/native.js';
 
 let addon: RazerAddon;
@@ -32,32 +33,6 @@ beforeAll(() => {
   addon = a as RazerAddon;
 });
 
-function caught(body: () => unknown): RazerError {
-  try {
-    body();
-  } catch (e) {
-    expect(e).toBeInstanceOf(RazerError);
-    return e as RazerError;
-  }
-  throw new Error('expected an error, none was thrown');
-}
-
-async function rejected(p: Promise<unknown>): Promise<RazerError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(RazerError);
-    return e as RazerError;
-  }
-  throw new Error('expected a rejection, the promise resolved');
-}
-
-function expectCode(e: RazerError, code: RazerErrorCode, message?: RegExp | string): void {
-  expect(e.code, e.message).toBe(code);
-  expect(e.name).toBe('RazerError');
-  if (typeof message === 'string') expect(e.message).toBe(message);
-  else if (message) expect(e.message).toMatch(message);
-}
 
 /** The native quantizer fails like the reference: same code, same message. */
 async function sameAsReference(

@@ -34,6 +34,7 @@ import { quantize } from '../lib/quantize.js';
 import { referenceGemmW4A16 } from '../lib/reference/gemm.js';
 import { referenceQuantize } from '../lib/reference/quantize.js';
 import { DISTRIBUTIONS, draw } from './helpers/distributions.js';
+import { caught, expectCode, rejected } from './helpers/errors.js';
 import { gpuGate } from './helpers/native.js';
 
 const gate = gpuGate();
@@ -50,31 +51,6 @@ beforeAll(() => {
 
 type XDtype = 'f32' | 'f16' | 'bf16';
 
-function caught(body: () => unknown): RazerError {
-  try {
-    body();
-  } catch (e) {
-    expect(e).toBeInstanceOf(RazerError);
-    return e as RazerError;
-  }
-  throw new Error('expected an error, none was thrown');
-}
-
-async function rejected(p: Promise<unknown> | (() => Promise<unknown>)): Promise<RazerError> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    expect(e).toBeInstanceOf(RazerError);
-    return e as RazerError;
-  }
-  throw new Error('expected a rejection, the promise resolved');
-}
-
-function expectCode(e: RazerError, code: RazerErrorCode, message?: RegExp | string): void {
-  expect(e.code, e.message).toBe(code);
-  if (typeof message === 'string') expect(e.message).toBe(message);
-  else if (message) expect(e.message).toMatch(message);
-}
 
 /** The host data of x as dtype: fp32 values, or fp16/bf16 bits. */
 function hostAs(x: Float32Array, dtype: XDtype): Float32Array | Uint16Array {
