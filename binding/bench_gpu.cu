@@ -22,6 +22,7 @@
 #include <memory>
 #include <sstream>
 
+#include "cuda_error_codes.h"
 #include "formats/formats.h"
 #include "kernels/gemm.cuh"
 
@@ -40,26 +41,8 @@ constexpr size_t kMaxCopies = 64;
 
 // ------------------------------------------------------------ errors ----
 
-std::string version_string(int v) {
-  if (v <= 0) return "none";
-  return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
-}
-
-const char* code_for(cudaError_t e) {
-  switch (e) {
-    case cudaErrorMemoryAllocation:
-      return "ERR_OOM";
-    case cudaErrorNoKernelImageForDevice:
-    case cudaErrorInvalidDeviceFunction:
-    case cudaErrorUnsupportedPtxVersion:
-      return "ERR_ARCH";
-    case cudaErrorNoDevice:
-    case cudaErrorInsufficientDriver:
-      return "ERR_NO_GPU";
-    default:
-      return "ERR_CUDA";
-  }
-}
+using razer::binding::CudaErrorCode;
+using razer::binding::CudaVersionString;
 
 size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
@@ -519,7 +502,7 @@ class Runner {
   void Check(cudaError_t e, const std::string& what) const {
     if (e != cudaSuccess) {
       cudaGetLastError();  // clear a non-sticky error
-      throw Error(code_for(e), "benchW4A16: " + what + " failed: " + cudaGetErrorName(e) + " (" +
+      throw Error(CudaErrorCode(e), "benchW4A16: " + what + " failed: " + cudaGetErrorName(e) + " (" +
                                    cudaGetErrorString(e) + ") [" + context_ + "]");
     }
   }
@@ -662,7 +645,7 @@ void Runner::Setup() {
   l2_ = d.l2_bytes > 0 ? d.l2_bytes : int64_t(50) << 20;
   std::ostringstream os;
   os << "device " << d.ordinal << ": " << d.name << ", compute capability " << d.major << "." << d.minor
-     << "; CUDA driver " << version_string(d.driver_version) << ", runtime " << version_string(d.runtime_version);
+     << "; CUDA driver " << CudaVersionString(d.driver_version) << ", runtime " << CudaVersionString(d.runtime_version);
   context_ = os.str();
   if (d.major < 8) {
     throw Error("ERR_ARCH", "benchW4A16: the W4A16 kernels need compute capability 8.0 or newer (Ampere) [" +

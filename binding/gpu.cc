@@ -15,6 +15,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "cuda_error_codes.h"
 #include "gpu_cuda.h"
 #include "probe.h"
 #endif
@@ -45,11 +46,6 @@ void DeviceBuffer::CopyToHost(void*, size_t) const { NoCuda("copy to host"); }
 #else  // RAZER_WITH_CUDA
 
 namespace {
-
-std::string VersionString(int v) {
-  if (v <= 0) return "none";
-  return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
-}
 
 struct CachedDevice {
   bool known = false;
@@ -123,25 +119,10 @@ std::string Context(int device) {
     const CachedDevice& d = Describe(device);
     os << "device " << device << ": " << d.name << ", compute capability " << d.major << "." << d.minor << "; ";
   }
-  os << "CUDA driver " << VersionString(DriverVersion()) << ", runtime " << VersionString(RuntimeVersion());
+  os << "CUDA driver " << CudaVersionString(DriverVersion()) << ", runtime " << CudaVersionString(RuntimeVersion());
   return os.str();
 }
 
-const char* CodeFor(cudaError_t err) {
-  switch (err) {
-    case cudaErrorMemoryAllocation:
-      return "ERR_OOM";
-    case cudaErrorNoKernelImageForDevice:
-    case cudaErrorInvalidDeviceFunction:
-    case cudaErrorUnsupportedPtxVersion:
-      return "ERR_ARCH";
-    case cudaErrorNoDevice:
-    case cudaErrorInsufficientDriver:
-      return "ERR_NO_GPU";
-    default:
-      return "ERR_CUDA";
-  }
-}
 
 }  // namespace
 
@@ -151,7 +132,7 @@ const char* CodeFor(cudaError_t err) {
   std::ostringstream os;
   os << what << " failed: " << cudaGetErrorName(err) << " (" << cudaGetErrorString(err) << ") [" << Context(device)
      << "]";
-  Fail(CodeFor(err), os.str());
+  Fail(CudaErrorCode(err), os.str());
 }
 
 void Check(cudaError_t err, const char* what, int device) {
