@@ -589,16 +589,17 @@ describe.skipIf(!gate.hasGpu)('the shared split-K workspace', () => {
     // workspace. A counter region sized per shape would put B's counters on
     // A's leftover partials (seen once in a razer bench sweep as a 0.64 error).
     const M = 64;
-    const cases: [number, number][] = [[4096, 28672], [10240, 8192], [4096, 28672], [10240, 8192]];
-    for (const [N, K] of cases) {
+    const shapes = [[4096, 28672], [10240, 8192]].map(([N, K]) => {
       const wq = quantize(draw('gaussian', N, K, N + K, 0.02), [N, K], 'nvfp4_razer', { backend: 'cpu' });
       const xh = hostAs(draw('gaussian', M, K, N + K + 1), 'bf16') as Uint16Array;
+      return { N, K, wq, xh, cpu: nativeGemmW4A16Sync(xh, [M, K], wq, { dtype: 'bf16' }) };
+    });
+    for (const { N, K, wq, xh, cpu } of [...shapes, ...shapes]) {
       const w = await GpuWeight.fromQuantized(wq);
       const x = await DeviceTensor.fromHost(xh, 'bf16', [M, K]);
       const out = await poisoned('f32', [M, N]);
       await gemmW4A16Gpu(x, w, { outDtype: 'f32', out });
       const y = await out.toHost();
-      const cpu = nativeGemmW4A16Sync(xh, [M, K], wq, { dtype: 'bf16' });
       expect(y.every(Number.isFinite), `${N}x${K}: no NaN left`).toBe(true);
       expect(errorMetrics(cpu, y).relFrobenius, `${N}x${K} vs the CPU backend`).toBeLessThan(2e-5);
       for (const t of [w, x, out]) t.dispose();
