@@ -15,17 +15,13 @@
 #include "bench_gpu.h"
 #endif
 
+#include "no_gpu.h"
+
 namespace razer::binding {
 
 #if !defined(RAZER_WITH_CUDA)
 
-Napi::Value BenchW4A16(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return Guard(env, [&]() -> Napi::Value {
-    gpu::CheckDevice(0, "benchW4A16()");  // throws ERR_NO_GPU: built without CUDA
-    return env.Undefined();
-  });
-}
+Napi::Value BenchW4A16(const Napi::CallbackInfo& info) { return NoGpuEntry(info, "benchW4A16()"); }
 
 #else  // RAZER_WITH_CUDA
 

@@ -5,6 +5,7 @@
 #include "errors.h"
 #include "gpu.h"
 #include "jobs.h"
+#include "no_gpu.h"
 
 #if defined(RAZER_WITH_CUDA)
 #include "gpu_context.h"
@@ -193,12 +194,7 @@ Napi::Value GemmGraph::ReplaySync(const Napi::CallbackInfo& info) {
 
 #else  // !RAZER_WITH_CUDA: no graph can exist
 
-Napi::Value GemmGraph::Capture(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), [&]() -> Napi::Value {
-    gpu::CheckDevice(0, "GemmGraph.capture");  // throws ERR_NO_GPU: built without CUDA
-    return info.Env().Undefined();
-  });
-}
+Napi::Value GemmGraph::Capture(const Napi::CallbackInfo& info) { return NoGpuEntry(info, "GemmGraph.capture"); }
 Napi::Value GemmGraph::Replay(const Napi::CallbackInfo& info) {
   return Guard(info.Env(), [&]() -> Napi::Value {
     Use("replay()");

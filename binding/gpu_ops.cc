@@ -12,6 +12,7 @@
 #include "errors.h"
 #include "gpu.h"
 #include "jobs.h"
+#include "no_gpu.h"
 
 #if defined(RAZER_WITH_CUDA)
 #include <cstring>
@@ -243,21 +244,12 @@ Napi::Value RazerAddon::GemmW4A16GpuSync(const Napi::CallbackInfo& info) {
 
 #else  // !RAZER_WITH_CUDA: ERR_NO_GPU
 
-namespace {
-Napi::Value NoGpu(const Napi::CallbackInfo& info, const char* what) {
-  return Guard(info.Env(), [&]() -> Napi::Value {
-    gpu::CheckDevice(0, what);  // throws ERR_NO_GPU: built without CUDA
-    return info.Env().Undefined();
-  });
-}
-}  // namespace
-
-Napi::Value RazerAddon::QuantizeOnDevice(const Napi::CallbackInfo& info) { return NoGpu(info, "quantizeOnDevice"); }
+Napi::Value RazerAddon::QuantizeOnDevice(const Napi::CallbackInfo& info) { return NoGpuEntry(info, "quantizeOnDevice"); }
 Napi::Value RazerAddon::QuantizeOnDeviceSync(const Napi::CallbackInfo& info) {
-  return NoGpu(info, "quantizeOnDeviceSync");
+  return NoGpuEntry(info, "quantizeOnDeviceSync");
 }
-Napi::Value RazerAddon::GemmW4A16Gpu(const Napi::CallbackInfo& info) { return NoGpu(info, "gemmW4A16Gpu"); }
-Napi::Value RazerAddon::GemmW4A16GpuSync(const Napi::CallbackInfo& info) { return NoGpu(info, "gemmW4A16GpuSync"); }
+Napi::Value RazerAddon::GemmW4A16Gpu(const Napi::CallbackInfo& info) { return NoGpuEntry(info, "gemmW4A16Gpu"); }
+Napi::Value RazerAddon::GemmW4A16GpuSync(const Napi::CallbackInfo& info) { return NoGpuEntry(info, "gemmW4A16GpuSync"); }
 
 #endif  // RAZER_WITH_CUDA
 

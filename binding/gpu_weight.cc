@@ -10,6 +10,7 @@
 #include "device_tensor.h"
 #include "errors.h"
 #include "jobs.h"
+#include "no_gpu.h"
 #include "weight.h"
 
 #if defined(RAZER_WITH_CUDA)
@@ -329,21 +330,12 @@ Napi::Value GpuWeight::FromDeviceSync(const Napi::CallbackInfo& info) {
 
 #else  // !RAZER_WITH_CUDA: every factory is ERR_NO_GPU
 
-namespace {
-Napi::Value NoGpu(const Napi::CallbackInfo& info, const char* what) {
-  return Guard(info.Env(), [&]() -> Napi::Value {
-    gpu::CheckDevice(0, what);  // throws ERR_NO_GPU: built without CUDA
-    return info.Env().Undefined();
-  });
-}
-}  // namespace
-
-Napi::Value GpuWeight::FromQuantized(const Napi::CallbackInfo& info) { return NoGpu(info, "GpuWeight.fromQuantized"); }
+Napi::Value GpuWeight::FromQuantized(const Napi::CallbackInfo& info) { return NoGpuEntry(info, "GpuWeight.fromQuantized"); }
 Napi::Value GpuWeight::FromQuantizedSync(const Napi::CallbackInfo& info) {
-  return NoGpu(info, "GpuWeight.fromQuantizedSync");
+  return NoGpuEntry(info, "GpuWeight.fromQuantizedSync");
 }
-Napi::Value GpuWeight::FromDevice(const Napi::CallbackInfo& info) { return NoGpu(info, "GpuWeight.fromDevice"); }
-Napi::Value GpuWeight::FromDeviceSync(const Napi::CallbackInfo& info) { return NoGpu(info, "GpuWeight.fromDeviceSync"); }
+Napi::Value GpuWeight::FromDevice(const Napi::CallbackInfo& info) { return NoGpuEntry(info, "GpuWeight.fromDevice"); }
+Napi::Value GpuWeight::FromDeviceSync(const Napi::CallbackInfo& info) { return NoGpuEntry(info, "GpuWeight.fromDeviceSync"); }
 
 #endif  // RAZER_WITH_CUDA
 
