@@ -2,7 +2,12 @@ import { defineConfig } from 'vitest/config';
 
 // Files that use the GPU: they run after the rest, one file at a time, so
 // that device-wide readings (free memory) and timings see no other process.
-const GPU_FILES = ['test/native-gpu.test.ts', 'test/native-gpu-ops.test.ts', 'test/bench-cli.test.ts'];
+const GPU_FILES = [
+  'test/native-gpu.test.ts',
+  'test/native-gpu-ops.test.ts',
+  'test/native-gpu-default.test.ts',
+  'test/bench-cli.test.ts',
+];
 
 export default defineConfig({
   test: {

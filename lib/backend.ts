@@ -1,27 +1,21 @@
-// Which implementation runs a matrix product, decided in one place so that
-// callers such as the demo pick "the best one" with its reason.
+// The backends of this process, and the one that runs a W4A16 product: the
+// best that covers the case (backend-choice.ts holds the rule), so that
+// callers such as the demo run "the best one" and print why.
 //
 //   cuda       the native addon's CUDA kernels (X uploaded, the weight
 //              uploaded and prepacked, Y copied back: per call)
 //   cpu        the native addon's multi-threaded C++ backend
 //   reference  the TypeScript reference (float64 accumulation), always there
 
+import { type Backend, type BackendChoice, type BackendGaps, type BackendInfo, BACKENDS, chooseBackend } from './backend-choice.js';
 import { RazerError, describe } from './errors.js';
-import type { QuantizedTensor } from './formats.js';
-import { backendInfo, loadAddon } from './native/loader.js';
-import { DeviceTensor, nativeGemmW4A16Sync } from './native/index.js';
-import { GpuWeight, gemmW4A16GpuSync } from './native/gpu.js';
+import type { Format, QuantizedTensor } from './formats.js';
+import { gemmW4A16CudaSync } from './native/cuda-host.js';
+import { nativeGemmW4A16Sync } from './native/index.js';
+import { backendInfo } from './native/loader.js';
 import { type GemmOptions, referenceGemmW4A16 } from './reference/gemm.js';
 
-export const BACKENDS = ['cuda', 'cpu', 'reference'] as const;
-export type Backend = (typeof BACKENDS)[number];
-
-export interface BackendInfo {
-  readonly name: Backend;
-  readonly available: boolean;
-  /** Why it is (or is not) available, for logs and the CLI. */
-  readonly reason: string;
-}
+export { BACKENDS, type Backend, type BackendChoice, type BackendInfo } from './backend-choice.js';
 
 /** Every backend this package knows, available or not, best first. */
 export function availableBackends(): BackendInfo[] {
@@ -35,96 +29,87 @@ export function availableBackends(): BackendInfo[] {
     {
       name: 'cpu',
       available: native.addon && native.backend !== 'reference',
-      reason: native.addon
-        ? `the native addon's C++ CPU backend; ${native.reason}`
-        : `no native addon: ${native.reason}`,
+      // Where cpu is the best, native.reason says why (no GPU, or forced); the cuda entry repeats it.
+      reason: native.addon ? "the native addon's C++ CPU backend" : `no native addon: ${native.reason}`,
     },
     {
       name: 'reference',
       available: true,
-      reason: 'the TypeScript reference, float64 accumulation',
+      reason: 'the TypeScript reference, always available',
     },
   ];
 }
 
-/** The fastest available backend, with the reason it was chosen. */
+/** The fastest available backend, with the reason it was chosen (any case: see gemmBackend for one product). */
 export function bestBackend(): BackendInfo {
-  const best = availableBackends().find((b) => b.available);
-  // The reference is always available, so this cannot happen; keep the check
-  // so a future list without it fails loudly rather than returning undefined.
-  if (!best) throw new RazerError('ERR_ARGUMENT', 'backend: none is available');
-  return best;
+  const { backend, reason } = chooseBackend(availableBackends(), {}, undefined, 'backend');
+  return { name: backend, available: true, reason };
 }
 
-/** The first device this build has kernels for (the cheap probe: no CUDA context). */
-function cudaDevice(): number {
-  const probe = loadAddon()?.cudaProbe();
-  return probe?.devices.find((d) => d.imageExpected)?.ordinal ?? 0;
-}
-
+/** Weight formats the GPU kernels take (nvfp4_4over6 weights are nvfp4 data). */
+const CUDA_WEIGHT_FORMATS: readonly Format[] = ['nvfp4', 'nvfp4_4over6', 'nvfp4_razer'];
+/** Weight formats the C++ CPU backend takes. */
+const CPU_WEIGHT_FORMATS: readonly Format[] = [...CUDA_WEIGHT_FORMATS, 'nvfp4_razer_a'];
 /**
- * W4A16 on the GPU for host arrays: uploads X (f16 or bf16 bits) and the
- * weight (then prepacks it), runs the kernel with fp32 output and copies Y
- * back, freeing the device memory before returning.
+ * The GPU kernels decode special values in [1, 4096] only (cuda/kernels/
+ * prepack.cu); the format allows (0, 64], so only the lower bound matters.
  */
-function gemmW4A16Cuda(
-  x: Float32Array | Uint16Array,
-  xShape: readonly [number, number],
-  w: QuantizedTensor,
-  opts: GemmOptions,
-): Float32Array {
+const CUDA_MIN_SPECIAL_VALUE = 1;
+
+/**
+ * What keeps the cuda and cpu backends from running this product. X as fp32
+ * keeps it off the GPU: its kernels take f16/bf16 X, and converting X would
+ * change the numerics (SPEC §4 accumulates the values given).
+ */
+function gemmGaps(x: unknown, w: QuantizedTensor, opts: GemmOptions = {}): BackendGaps {
+  const format = (w as { format?: unknown } | null)?.format;
+  const gaps: BackendGaps = {};
+  if (!CPU_WEIGHT_FORMATS.includes(format as Format)) {
+    gaps.cpu = `takes ${CPU_WEIGHT_FORMATS.join(', ')} weights, got ${describe(format)}`;
+  }
   if (!(x instanceof Uint16Array) || (opts.dtype !== 'f16' && opts.dtype !== 'bf16')) {
-    throw new RazerError(
-      'ERR_DTYPE',
-      `x: the cuda backend takes X as f16 or bf16 bits (a Uint16Array with options.dtype 'f16' or 'bf16'), got ${describe(x)}${opts.dtype === undefined ? '' : ` with dtype ${describe(opts.dtype)}`}; convert X (codecs.f32ToBf16) or use the cpu backend`,
-    );
+    const dtype = opts.dtype === undefined ? '' : ` with dtype ${describe(opts.dtype)}`;
+    gaps.cuda = `takes X as f16 or bf16 bits, got ${describe(x)}${dtype} (converting X would change the numerics)`;
+  } else if (!CUDA_WEIGHT_FORMATS.includes(format as Format)) {
+    gaps.cuda = `takes ${CUDA_WEIGHT_FORMATS.join(', ')} weights, got ${describe(format)}`;
+  } else if (format === 'nvfp4_razer') {
+    const sv = Math.min(w.svSmall ?? 5, w.svBig ?? 8);
+    if (!(sv >= CUDA_MIN_SPECIAL_VALUE)) gaps.cuda = `takes special values of at least ${CUDA_MIN_SPECIAL_VALUE}, got a weight with ${sv}`;
   }
-  if (!Array.isArray(xShape) || xShape.length !== 2 || !xShape.every((d) => Number.isInteger(d) && d > 0)) {
-    throw new RazerError('ERR_SHAPE', `xShape: expected [rows, cols] of positive integers, got ${describe(xShape)}`);
-  }
-  const [M, K] = xShape;
-  if (x.length !== M * K) {
-    throw new RazerError('ERR_SHAPE', `x: [M, K] = [${M}, ${K}] needs ${M * K} elements, got ${x.length}`);
-  }
-  if (w === null || typeof w !== 'object' || !Array.isArray(w.shape)) {
-    throw new RazerError('ERR_ARGUMENT', `w: expected a QuantizedTensor, got ${describe(w)}`);
-  }
-  if (w.shape[1] !== K) {
-    throw new RazerError('ERR_SHAPE', `w: expected K = ${K} (X's columns), got a [${w.shape[0]}, ${w.shape[1]}] weight`);
-  }
-  const native = backendInfo();
-  if (native.backend !== 'cuda') {
-    throw new RazerError('ERR_NO_GPU', `backend: cuda is not available here: ${native.reason}`);
-  }
-  const device = cudaDevice();
-  const owned: { dispose(): void }[] = [];
-  try {
-    const xt = DeviceTensor.fromHostSync(x, opts.dtype, xShape, { device });
-    owned.push(xt);
-    const wt = GpuWeight.fromQuantizedSync(w, { device });
-    owned.push(wt);
-    const y = gemmW4A16GpuSync(xt, wt, { bias: opts.bias, outDtype: 'f32' });
-    owned.push(y);
-    return y.toHostSync();
-  } finally {
-    for (const o of owned) o.dispose();
-  }
+  return gaps;
 }
 
 /**
- * W4A16 on the chosen backend: Y[M, N] = X[M, K] · Ŵ[N, K]ᵀ (+ bias), X
- * fp32/fp16/bf16 (SPEC §4; cuda: fp16/bf16 only); fp32 output.
+ * The backend gemmW4A16 runs this product on when none is named, and why:
+ * cuda for f16/bf16 X and a weight its kernels take, else cpu where the addon
+ * loaded, else the reference. `backends` defaults to this process's.
+ */
+export function gemmBackend(
+  x: unknown,
+  w: QuantizedTensor,
+  opts: GemmOptions = {},
+  backends: readonly BackendInfo[] = availableBackends(),
+): BackendChoice {
+  return chooseBackend(backends, gemmGaps(x, w, opts), undefined, 'backend');
+}
+
+/**
+ * W4A16 on a backend: Y[M, N] = X[M, K] · Ŵ[N, K]ᵀ (+ bias), X
+ * fp32/fp16/bf16 (SPEC §4; cuda: fp16/bf16 only); fp32 output. `backend`
+ * 'auto' or undefined: gemmBackend()'s choice (fp32 X runs on the cpu
+ * backend, never converted); a named backend runs as asked, or throws.
  */
 export function gemmW4A16(
-  backend: Backend,
+  backend: Backend | 'auto' | undefined,
   x: Float32Array | Uint16Array,
   xShape: readonly [number, number],
   w: QuantizedTensor,
   opts: GemmOptions = {},
 ): Float32Array | Float64Array {
-  switch (backend) {
+  const name = backend === undefined || backend === 'auto' ? gemmBackend(x, w, opts).backend : backend;
+  switch (name) {
     case 'cuda':
-      return gemmW4A16Cuda(x, xShape, w, opts);
+      return gemmW4A16CudaSync(x, xShape, w, opts);
     case 'cpu':
       return nativeGemmW4A16Sync(x, xShape, w, opts);
     case 'reference':
@@ -132,7 +117,7 @@ export function gemmW4A16(
     default:
       throw new RazerError(
         'ERR_ARGUMENT',
-        `backend: expected one of ${BACKENDS.join(', ')}, got ${describe(backend)}`,
+        `backend: expected one of ${BACKENDS.join(', ')} or 'auto', got ${describe(backend)}`,
       );
   }
 }

@@ -14,9 +14,11 @@ export {
   quantize,
   quantizeAsync,
   quantizeBackend,
+  quantizeBackendChoice,
   dequantize,
   QUANTIZE_BACKENDS,
   type QuantizeBackend,
+  type QuantizeBackendContext,
   type BackendQuantizeOptions,
 } from './quantize.js';
 export { referenceQuantize } from './reference/quantize.js';
@@ -48,7 +50,7 @@ export {
   type QuantizedWeightInfo,
 } from './checkpoint.js';
 export { Random, outlierChannelGains } from './random.js';
-export { availableBackends, bestBackend } from './backend.js';
+export { availableBackends, bestBackend, type Backend, type BackendChoice, type BackendInfo } from './backend.js';
 export {
   backendInfo,
   devices,

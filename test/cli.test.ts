@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readQuantized } from '../lib/checkpoint.js';
 import { f32ToBf16, f32ToF16 } from '../lib/codecs.js';
 import type { Format } from '../lib/formats.js';
-import { dequantize, quantize } from '../lib/quantize.js';
+import { dequantize, quantize, quantizeBackendChoice } from '../lib/quantize.js';
 import { Random } from '../lib/random.js';
 import { SafetensorsReader, type TensorToWrite, writeSafetensors } from '../lib/safetensors/index.js';
 
@@ -109,7 +109,7 @@ describe('razer --help', () => {
   });
 
   it.each([
-    ['quantize', ['--format', '--include', '--exclude', '--sv-small', '--sv-big', '--sv-act', '--block-size']],
+    ['quantize', ['--format', '--include', '--exclude', '--sv-small', '--sv-big', '--sv-act', '--block-size', '--backend']],
     ['inspect', ['--json']],
     ['error', ['--formats', '--include', '--exclude', '--json']],
     ['demo', ['--seed', '--quick']],
@@ -133,9 +133,10 @@ describe('razer quantize', () => {
     const r = razer('quantize', 'model.safetensors', 'razer.safetensors', '--format', 'nvfp4_razer');
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    // One summary line.
+    // One summary line, saying which backend quantized and why.
     expect(r.stdout.trimEnd().split('\n')).toHaveLength(1);
     expect(r.stdout).toMatch(/3 tensors quantized to nvfp4_razer, 6 copied/);
+    expect(r.stdout).toContain(` on the ${quantizeBackendChoice('nvfp4_razer').backend} backend (${quantizeBackendChoice('nvfp4_razer').reason})`);
 
     const info = inspect('razer.safetensors');
     expect(quantizedNames('razer.safetensors')).toEqual(DEFAULT_QUANTIZED);
@@ -188,6 +189,17 @@ describe('razer quantize', () => {
     } finally {
       await reader.close();
     }
+  });
+
+  it('--backend: the one asked for, the same bits; one that lacks the format is a one-line error', async () => {
+    const r = razer('quantize', 'model.safetensors', 'ref.safetensors', '-f', 'nvfp4_razer', '--backend', 'reference');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/ on the reference backend \(asked for by --backend; /);
+    expect(readFileSync(join(dir, 'ref.safetensors'))).toEqual(readFileSync(join(dir, 'razer.safetensors')));
+    expect(razer('quantize', 'model.safetensors', 'nf4.safetensors', '-f', 'nf4').stdout).toMatch(/ on the reference backend \(.*not cpu: it quantizes nvfp4, /);
+    expectOneLineError(razer('quantize', 'model.safetensors', 'o.safetensors', '-f', 'nf4', '--backend', 'cpu'), /^razer: --backend: the cpu backend /);
+    expectOneLineError(razer('quantize', 'model.safetensors', 'o.safetensors', '-f', 'nvfp4', '--backend', 'gpu'), /'gpu' is invalid. Allowed choices are cuda, cpu, reference/);
+    expect(existsSync(join(dir, 'o.safetensors'))).toBe(false);
   });
 
   it('passes the special values and the nf4 block size on', async () => {

@@ -2,7 +2,9 @@
 // weights, copying every other tensor byte for byte. It streams: the output's
 // layout is planned from the input header, then one tensor at a time is read,
 // quantized and written, so memory holds one tensor, not the model. The
-// output appears (by rename) only once complete.
+// output appears (by rename) only once complete. The quantizer runs on the
+// best backend that implements the format (or --backend's), and the summary
+// says which and why.
 
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -16,7 +18,8 @@ import {
 } from '../checkpoint.js';
 import { RazerError } from '../errors.js';
 import { FORMATS, type Format, type InputDtype, type QuantizeOptions, resolveParams } from '../formats.js';
-import { quantize } from '../quantize.js';
+import type { Backend } from '../backend-choice.js';
+import { QUANTIZE_BACKENDS, quantizeAsync, quantizeBackendChoice } from '../quantize.js';
 import { SafetensorsReader, SafetensorsWriter, type TensorInfo } from '../safetensors/index.js';
 import { SELECTION_HELP, type QuantizerFlags, quantizeOptionsFor, quantizerOptions, selectionOptions } from './options.js';
 import { watchInterrupts } from './interrupt.js';
@@ -26,6 +29,7 @@ import { formatBytes, formatDuration } from './units.js';
 
 interface QuantizeFlags extends QuantizerFlags {
   format: Format;
+  backend?: Backend;
   include?: string[];
   exclude?: string[];
 }
@@ -89,6 +93,7 @@ async function streamTensors(
   steps: readonly PlanStep[],
   format: Format,
   options: QuantizeOptions,
+  backend: Backend,
 ): Promise<void> {
   const progress = byteProgress(reader.tensors.reduce((n, t) => n + t.byteLength, 0));
   const interrupts = watchInterrupts();
@@ -102,7 +107,7 @@ async function streamTensors(
       if (step.quantized) {
         const t = await reader.read(name);
         const data = t.data as Float32Array | Uint16Array;
-        const q = quantize(data, [t.shape[0], t.shape[1]], format, { ...options, dtype: INPUT_DTYPES[t.dtype], name });
+        const q = await quantizeAsync(data, [t.shape[0], t.shape[1]], format, { ...options, dtype: INPUT_DTYPES[t.dtype], name, backend });
         for (const entry of checkpointEntries(name, q)) await writer.write(entry.name, entry.data);
       } else {
         await writer.write(name, await reader.readBytes(name));
@@ -126,6 +131,8 @@ async function runQuantize(inputPath: string, outputPath: string, flags: Quantiz
   const format = flags.format;
   const options = quantizeOptionsFor(format, flags, [format]);
   const { blockSize } = resolveParams(format, options);
+  // Chosen (or --backend checked) once for all tensors, before any file is touched.
+  const choice = quantizeBackendChoice(format, flags.backend, { argument: '--backend' });
   if (resolve(inputPath) === resolve(outputPath)) {
     throw new RazerError('ERR_ARGUMENT', `${outputPath}: the output must not be the input file`);
   }
@@ -146,13 +153,14 @@ async function runQuantize(inputPath: string, outputPath: string, flags: Quantiz
       ...reader.metadata,
       ...quantMeta,
     });
-    await streamTensors(reader, writer, steps, format, options);
+    await streamTensors(reader, writer, steps, format, options, choice.backend);
     const quantized = steps.filter((s) => s.quantized).length;
     const inSize = (await stat(inputPath)).size;
     const outSize = (await stat(outputPath)).size;
     summary =
       `${outputPath}: ${quantized} tensors quantized to ${format}, ${steps.length - quantized} copied; ` +
-      `${formatBytes(inSize)} -> ${formatBytes(outSize)} in ${formatDuration(performance.now() - started)}`;
+      `${formatBytes(inSize)} -> ${formatBytes(outSize)} in ${formatDuration(performance.now() - started)} ` +
+      `on the ${choice.backend} backend (${choice.reason})`;
   } finally {
     await reader.close();
   }
@@ -168,6 +176,11 @@ export function quantizeCommand(): Command {
     .argument('<input>', 'the .safetensors checkpoint to read')
     .argument('<output>', 'the .safetensors file to write (replaced only when complete)')
     .addOption(new Option('-f, --format <format>', 'quantization format').choices(FORMATS).makeOptionMandatory())
+    .addOption(
+      new Option('--backend <name>', 'where to quantize (default: the best available that implements the format)').choices(
+        QUANTIZE_BACKENDS,
+      ),
+    )
     .addHelpText(
       'after',
       `${SELECTION_HELP}\n\nExample:\n  razer quantize model.safetensors model-razer.safetensors --format nvfp4_razer`,

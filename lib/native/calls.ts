@@ -1,9 +1,9 @@
-// Shared plumbing of the typed wrappers (index.ts, gpu.ts): errors out of the
-// addon as RazerErrors, access to the addon for CPU and GPU calls, and a
-// QuantizedTensor in the shape the addon takes.
+// Shared plumbing of the typed wrappers (index.ts, gpu.ts, cuda-host.ts):
+// errors out of the addon as RazerErrors, access to the addon for CPU and GPU
+// calls, and QuantizedTensors to and from the shape the addon uses.
 
 import { RazerError, type RazerErrorCode, describe } from '../errors.js';
-import type { QuantizedTensor } from '../formats.js';
+import type { Format, QuantizeOptions, QuantizedTensor } from '../formats.js';
 import type { AddonWeight, NativeFormat, RazerAddon } from './addon-types.js';
 import { loadAddon, requireAddon } from './loader.js';
 
@@ -84,4 +84,25 @@ export function toAddonWeight(q: QuantizedTensor, argument = 'w'): AddonWeight {
     svBig: q.svBig,
     svAct: q.svAct,
   };
+}
+
+/** The reference's QuantizedTensor for a native quantizer's result (same fields, same order). */
+export function toQuantizedTensor(
+  format: NativeFormat,
+  rows: number,
+  cols: number,
+  r: { codes: Uint8Array; scales: Uint8Array; globalScale: number },
+  options: Pick<QuantizeOptions, 'svSmall' | 'svBig' | 'svAct'>,
+): QuantizedTensor {
+  const base = { format, shape: [rows, cols] as const, codes: r.codes, scales: r.scales, globalScale: r.globalScale, blockSize: 16 };
+  if (format === 'nvfp4_razer') return { ...base, svSmall: options.svSmall ?? 5, svBig: options.svBig ?? 8 };
+  if (format === 'nvfp4_razer_a') return { ...base, svAct: options.svAct ?? 5 };
+  return base;
+}
+
+/** options.blockSize, where given, must be the format's fixed 16 (nf4's is a parameter), as the reference says. */
+export function checkFixedBlock(format: Format, blockSize: unknown): void {
+  if (blockSize !== undefined && blockSize !== 16 && format !== 'nf4') {
+    throw new RazerError('ERR_ARGUMENT', `options.blockSize: ${format} has a fixed block of 16, got ${describe(blockSize)}`);
+  }
 }

@@ -18,7 +18,7 @@ import type {
   NativeDtype,
   NativeFormat,
 } from './addon-types.js';
-import { asRazerError, call, callAsync, gpuAddon, toAddonWeight } from './calls.js';
+import { asRazerError, call, callAsync, checkFixedBlock, gpuAddon, toAddonWeight, toQuantizedTensor } from './calls.js';
 import { loadAddon } from './loader.js';
 
 export type { AddonBuildInfo, AddonDeviceInfo, AddonMemoryStats, DeviceDtype, HostArray, NativeDtype, NativeFormat } from './addon-types.js';
@@ -58,27 +58,8 @@ function quantizeArgs(
   options: NativeQuantizeOptions,
 ): [number, number] {
   const [rows, cols] = checkShape2D(shape, 'shape');
-  if (options.blockSize !== undefined && options.blockSize !== 16 && format !== 'nf4') {
-    throw new RazerError(
-      'ERR_ARGUMENT',
-      `options.blockSize: ${format} has a fixed block of 16, got ${describe(options.blockSize)}`,
-    );
-  }
+  checkFixedBlock(format, options.blockSize);
   return [rows, cols];
-}
-
-/** The reference's QuantizedTensor for the addon's result (same fields, same order). */
-function toQuantizedTensor(
-  format: NativeFormat,
-  rows: number,
-  cols: number,
-  r: { codes: Uint8Array; scales: Uint8Array; globalScale: number },
-  options: NativeQuantizeOptions,
-): QuantizedTensor {
-  const base = { format, shape: [rows, cols] as const, codes: r.codes, scales: r.scales, globalScale: r.globalScale, blockSize: 16 };
-  if (format === 'nvfp4_razer') return { ...base, svSmall: options.svSmall ?? 5, svBig: options.svBig ?? 8 };
-  if (format === 'nvfp4_razer_a') return { ...base, svAct: options.svAct ?? 5 };
-  return base;
 }
 
 /** quantize() on the C++ CPU backend: bit-identical codes, scales and global scale. */

@@ -37,13 +37,13 @@ export function checkBlocks(cols: number, blockSize: number, what: string): void
   }
 }
 
-/** Widen fp32/fp16/bf16 input to a Float32Array (no copy for fp32). */
-export function toFloat32(data: unknown, dtype: InputDtype | undefined, argument = 'data'): Float32Array {
+/** The element type of quantizer input: fp32 values, or fp16/bf16 bits with `dtype` saying which. */
+export function inputDtype(data: unknown, dtype: InputDtype | undefined, argument = 'data'): InputDtype {
   if (data instanceof Float32Array) {
     if (dtype !== undefined && dtype !== 'f32') {
       throw new RazerError('ERR_DTYPE', `options.dtype: a Float32Array is 'f32', got ${describe(dtype)}`);
     }
-    return data;
+    return 'f32';
   }
   if (data instanceof Uint16Array) {
     if (dtype !== 'f16' && dtype !== 'bf16') {
@@ -52,15 +52,23 @@ export function toFloat32(data: unknown, dtype: InputDtype | undefined, argument
         `options.dtype: a Uint16Array needs dtype 'f16' or 'bf16', got ${describe(dtype)}`,
       );
     }
-    const widen = dtype === 'f16' ? f16ToF32 : bf16ToF32;
-    const out = new Float32Array(data.length);
-    for (let i = 0; i < data.length; i++) out[i] = widen(data[i]);
-    return out;
+    return dtype;
   }
   throw new RazerError(
     'ERR_DTYPE',
     `${argument}: expected a Float32Array, or a Uint16Array of fp16/bf16 bits, got ${describe(data)}`,
   );
+}
+
+/** Widen fp32/fp16/bf16 input to a Float32Array (no copy for fp32). */
+export function toFloat32(data: unknown, dtype: InputDtype | undefined, argument = 'data'): Float32Array {
+  const type = inputDtype(data, dtype, argument);
+  if (type === 'f32') return data as Float32Array;
+  const bits = data as Uint16Array;
+  const widen = type === 'f16' ? f16ToF32 : bf16ToF32;
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = widen(bits[i]);
+  return out;
 }
 
 /** Throw on the first NaN or ±Inf, naming the tensor and the element. */
