@@ -5,7 +5,7 @@
 //        cuda/bench/gemm_bench.cu cuda/kernels/prepack.cu cuda/kernels/dispatch.cu \
 //        cuda/kernels/gemm_w4a16*.cu -ldl -o gemm_bench
 // or cuda/bench/build.sh (parallel, also builds gemm_check).
-// Run: ./gemm_bench out.json [--sweep | --sweep-only] [--quick] [--cublas PATH]
+// Run: ./gemm_bench out.json [--sweep | --sweep-only] [--kernels PREFIX] [--quick] [--cublas PATH]
 //
 // Per run: measures device bandwidth (a large device-to-device copy, bytes
 // read + written; a read-only reduction), then for the shapes (N x K)
@@ -249,6 +249,7 @@ int main(int argc, char** argv) {
   }
   const char* json_path = argv[1];
   bool sweep = false, quick = false, sweep_only = false;
+  const char* only_prefix = nullptr;  // --kernels PREFIX: sweep only these kernels
   const char* cublas_path = nullptr;
   int64_t one[4] = {0, 0, 0, 0};  // --one M N K razer: a few launches for ncu
   for (int i = 2; i < argc; ++i) {
@@ -260,6 +261,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--sweep")) sweep = true;
     else if (!std::strcmp(argv[i], "--sweep-only")) sweep = sweep_only = true;
     else if (!std::strcmp(argv[i], "--quick")) quick = true;
+    else if (!std::strcmp(argv[i], "--kernels") && i + 1 < argc) only_prefix = argv[++i];
     else if (!std::strcmp(argv[i], "--cublas") && i + 1 < argc) cublas_path = argv[++i];
   }
   cudaDeviceProp prop;
@@ -439,8 +441,11 @@ int main(int argc, char** argv) {
           double best = 1e30;
           std::string best_name;
           for (int k = 0; k < gemm_kernel_count(); ++k) {
-            if (M >= 1024 && std::strncmp(gemm_kernel_name(k), "tile", 4) != 0) continue;
-            if (M <= 16 && std::strncmp(gemm_kernel_name(k), "tile", 4) == 0) continue;
+            const char* kn = gemm_kernel_name(k);
+            const bool big = !std::strncmp(kn, "tile", 4) || !std::strncmp(kn, "wgmma", 5);
+            if (M >= 1024 && !big) continue;
+            if (M <= 16 && big) continue;
+            if (only_prefix && std::strncmp(kn, only_prefix, std::strlen(only_prefix)) != 0) continue;
             int last = -1;
             for (int sp : {1, 2, 3, 4, 6, 8, 12, 16}) {
               GemmPlan p = gemm_plan_normalize(GemmPlan{k, sp}, M, pw[0]);

@@ -97,12 +97,13 @@ __device__ __forceinline__ uint32_t razer_rx2(uint32_t byte, uint32_t r_small, u
   return (r ^ 0x8000u) * 0x00010001u;
 }
 
-// Decode one (row group, super-tile) fragment: q = the lane's 16 code bytes,
-// sc = its two scale bytes (bits 0..7: row g, bits 8..15: row g + 8).
-// a[tau][0..3] = the mma A registers {a0, a1, a2, a3} of tile tau.
+// Decode one (row group, super-tile) lane piece: q = the lane's 16 code bytes
+// (block t of rows g and g + 8), sc = its two scale bytes (bits 0..7: row g,
+// bits 8..15: row g + 8). lo[i] / hi[i] = elements 2i, 2i+1 of the block for
+// row g / row g + 8 as half2 (physical k order).
 template <bool BF16, bool RAZER>
-__device__ __forceinline__ void decode_fragment(const uint4& q, uint32_t sc, uint32_t r_small,
-                                                uint32_t r_big, uint32_t (&a)[4][4]) {
+__device__ __forceinline__ void decode_rows(const uint4& q, uint32_t sc, uint32_t r_small,
+                                            uint32_t r_big, uint32_t (&lo)[8], uint32_t (&hi)[8]) {
   const uint32_t b_lo = sc & 0xFFu, b_hi = (sc >> 8) & 0xFFu;
   const uint32_t s_lo = scale2<BF16, RAZER>(b_lo);
   const uint32_t s_hi = scale2<BF16, RAZER>(b_hi);
@@ -122,11 +123,26 @@ __device__ __forceinline__ void decode_fragment(const uint4& q, uint32_t sc, uin
       uint32_t v = h[j];
       if constexpr (RAZER) v = razer_fix(v, hi_row ? rx_hi : rx_lo);
       v = hmul2<BF16>(v, hi_row ? s_hi : s_lo);
-      // word wi covers tiles 2*(wi&1) + (j>>1); (j&1) selects k pair {0,1} / {2,3}.
-      const int tau = 2 * (wi & 1) + (j >> 1);
-      const int reg = (hi_row ? 1 : 0) + ((j & 1) ? 2 : 0);
-      a[tau][reg] = v;
+      // word 0 / 2: elements 0..7, word 1 / 3: elements 8..15.
+      (hi_row ? hi : lo)[4 * (wi & 1) + j] = v;
     }
+  }
+}
+
+// The same piece as mma.sync m16n8k16 A registers: a[tau][0..3] = {a0, a1,
+// a2, a3} of tile tau, whose thread-(g, t) k pairs {2t, 2t+1} / {2t+8, 2t+9}
+// are physical elements 4 tau + {0, 1} / {2, 3} of block t (gemm_layout.h).
+template <bool BF16, bool RAZER>
+__device__ __forceinline__ void decode_fragment(const uint4& q, uint32_t sc, uint32_t r_small,
+                                                uint32_t r_big, uint32_t (&a)[4][4]) {
+  uint32_t lo[8], hi[8];
+  decode_rows<BF16, RAZER>(q, sc, r_small, r_big, lo, hi);
+#pragma unroll
+  for (int tau = 0; tau < 4; ++tau) {
+    a[tau][0] = lo[2 * tau];
+    a[tau][1] = hi[2 * tau];
+    a[tau][2] = lo[2 * tau + 1];
+    a[tau][3] = hi[2 * tau + 1];
   }
 }
 

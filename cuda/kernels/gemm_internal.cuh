@@ -7,6 +7,7 @@
 #include <atomic>
 
 #include "gemm_mma.cuh"
+#include "gemm_wgmma.cuh"
 
 namespace razer {
 namespace gpu {
@@ -25,11 +26,20 @@ namespace gpu {
   X("tile_m128_r1w8", 16, 1, 8, 2, 3, 1, 1)       \
   X("tile_m128_r2w8", 16, 2, 8, 1, 4, 1, 1)
 
+// The wgmma configurations (sm_90a): X(name, CWG, PWG, STAGES, OCC); M tile
+// 64 * CWG, N tile 128, STAGES = depth of the load ring.
+#define RZ_WGMMA_CONFIGS(X)          \
+  X("wgmma_m64_p2", 1, 2, 8, 1)      \
+  X("wgmma_m128_p1", 2, 1, 6, 1)     \
+  X("wgmma_m128_p2", 2, 2, 6, 1)
+
 using GemmLaunchFn = cudaError_t (*)(const GemmArgs&, dim3 grid, cudaStream_t);
 using GemmOccFn = int (*)();  // resident CTAs per SM on the current device (0 on error)
 
 struct GemmKernelInfo {
   const char* name;
+  int min_sm, max_sm;  // architectures (major * 10 + minor) it runs on
+  bool tma;            // reads its operands through GemmArgs' tensor maps
   int nb, rpw, warps, sps, stages;
   int mt, nt;        // M tile, N tile
   int smem;          // dynamic shared memory bytes
@@ -42,6 +52,14 @@ struct GemmKernelInfo {
 extern const GemmKernelInfo kGemmKernels[];
 extern const int kGemmKernelCount;
 
+template <class C>
+constexpr auto gemm_kernel_fn() {
+  if constexpr (C::WGMMA)
+    return w4a16_wgmma_kernel<C>;
+  else
+    return w4a16_mma_kernel<C>;
+}
+
 // cudaFuncSetAttribute is per device: remember which devices have it.
 template <class C>
 cudaError_t gemm_ensure_smem_attr() {
@@ -52,7 +70,7 @@ cudaError_t gemm_ensure_smem_attr() {
   if (e != cudaSuccess) return e;
   const unsigned long long bit = 1ull << (dev & 63);
   if (done.load(std::memory_order_acquire) & bit) return cudaSuccess;
-  e = cudaFuncSetAttribute(w4a16_mma_kernel<C>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+  e = cudaFuncSetAttribute(gemm_kernel_fn<C>(), cudaFuncAttributeMaxDynamicSharedMemorySize,
                            C::SMEM);
   if (e == cudaSuccess) done.fetch_or(bit, std::memory_order_acq_rel);
   return e;
@@ -62,6 +80,18 @@ template <class C>
 cudaError_t gemm_launch(const GemmArgs& a, dim3 grid, cudaStream_t stream);
 template <class C>
 int gemm_occupancy();
+// Instantiates (or, with PREFIX extern, declares) the launcher and the
+// occupancy query of every configuration for one (BF16, RAZER) pair.
+#define RZ_GEMM_MMA_ONE(PREFIX, BF16, RAZER, NAME, NB, RPW, WARPS, SPS, STAGES, MINB, OCC) \
+  PREFIX template cudaError_t                                                            \
+  gemm_launch<GemmCfg<BF16, RAZER, NB, RPW, WARPS, SPS, STAGES, MINB>>(const GemmArgs&,   \
+                                                                      dim3, cudaStream_t); \
+  PREFIX template int gemm_occupancy<GemmCfg<BF16, RAZER, NB, RPW, WARPS, SPS, STAGES, MINB>>();
+#define RZ_GEMM_WGMMA_ONE(PREFIX, BF16, RAZER, NAME, CWG, PWG, STAGES, OCC)                   \
+  PREFIX template cudaError_t gemm_launch<WgmmaCfg<BF16, RAZER, CWG, PWG, STAGES>>(           \
+      const GemmArgs&, dim3, cudaStream_t);                                                   \
+  PREFIX template int gemm_occupancy<WgmmaCfg<BF16, RAZER, CWG, PWG, STAGES>>();
+
 // Explicit instantiations live in gemm_w4a16_{nvfp4,razer}_{f16,bf16}.cu (one
 // per format x X dtype, so a build compiles them in parallel).
 

@@ -10,7 +10,7 @@ template <class C>
 cudaError_t gemm_launch(const GemmArgs& a, dim3 grid, cudaStream_t stream) {
   cudaError_t e = gemm_ensure_smem_attr<C>();
   if (e != cudaSuccess) return e;
-  w4a16_mma_kernel<C><<<grid, C::THREADS, C::SMEM, stream>>>(a);
+  gemm_kernel_fn<C>()<<<grid, C::THREADS, C::SMEM, stream>>>(a);
   return cudaGetLastError();
 }
 
@@ -18,7 +18,7 @@ template <class C>
 int gemm_occupancy() {
   if (gemm_ensure_smem_attr<C>() != cudaSuccess) return 0;
   int n = 0;
-  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, w4a16_mma_kernel<C>, C::THREADS,
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, gemm_kernel_fn<C>(), C::THREADS,
                                                     C::SMEM) != cudaSuccess)
     return 0;
   return n;

@@ -10,6 +10,7 @@
 // Grid: x = N tiles (16*RPW*WARPS rows), y = K splits, z = M tiles.
 #pragma once
 
+#include <cuda.h>  // CUtensorMap (a type only: the driver is not linked)
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -45,6 +46,11 @@ struct GemmArgs {
   int st_per_split;       // multiple of 4
   float* partials;        // split-K workspace (splits > 1)
   unsigned* counters;     // one per (m tile, n tile)
+  // Kernels with `tma` (gemm_internal.cuh) read X, the codes and the scales
+  // through these (dispatch.cu encodes them per call).
+  CUtensorMap xmap;       // X: (k, m), box 64 x M tile, 128-byte swizzle
+  CUtensorMap wmap;       // codes: (32-bit word, row group), box one super-tile x N tile / 16
+  CUtensorMap smap;       // scales: (32-bit word, row group), box one scale group x N tile / 16
 };
 
 namespace dev {
@@ -137,6 +143,7 @@ __device__ __forceinline__ void store_out(void* y, int y_dtype, int64_t idx, flo
 template <bool BF16_, bool RAZER_, int NB_, int RPW_, int WARPS_, int SPS_, int STAGES_,
           int MINB_>
 struct GemmCfg {
+  static constexpr bool WGMMA = false;
   static constexpr bool BF16 = BF16_;
   static constexpr bool RAZER = RAZER_;
   static constexpr int NB = NB_;          // n8 groups of X rows (M tile = 8 NB)

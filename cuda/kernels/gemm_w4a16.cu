@@ -5,30 +5,38 @@
 namespace razer {
 namespace gpu {
 
-#define RZ_EXTERN_ONE(BF16, RAZER, NB, RPW, WARPS, SPS, STAGES, MINB) \
-  extern template cudaError_t gemm_launch<GemmCfg<BF16, RAZER, NB, RPW, WARPS, SPS, STAGES, MINB>>( \
-      const GemmArgs&, dim3, cudaStream_t);                                                         \
-  extern template int gemm_occupancy<GemmCfg<BF16, RAZER, NB, RPW, WARPS, SPS, STAGES, MINB>>();
-#define RZ_EXTERN_CFG(NAME, NB, RPW, WARPS, SPS, STAGES, MINB, OCC) \
-  RZ_EXTERN_ONE(false, false, NB, RPW, WARPS, SPS, STAGES, MINB)    \
-  RZ_EXTERN_ONE(true, false, NB, RPW, WARPS, SPS, STAGES, MINB)     \
-  RZ_EXTERN_ONE(false, true, NB, RPW, WARPS, SPS, STAGES, MINB)     \
-  RZ_EXTERN_ONE(true, true, NB, RPW, WARPS, SPS, STAGES, MINB)
-RZ_GEMM_CONFIGS(RZ_EXTERN_CFG)
+#define RZ_EXTERN_MMA(...)          \
+  RZ_GEMM_MMA_ONE(extern, false, false, __VA_ARGS__) \
+  RZ_GEMM_MMA_ONE(extern, true, false, __VA_ARGS__)  \
+  RZ_GEMM_MMA_ONE(extern, false, true, __VA_ARGS__)  \
+  RZ_GEMM_MMA_ONE(extern, true, true, __VA_ARGS__)
+#define RZ_EXTERN_WGMMA(...)          \
+  RZ_GEMM_WGMMA_ONE(extern, false, false, __VA_ARGS__) \
+  RZ_GEMM_WGMMA_ONE(extern, true, false, __VA_ARGS__)  \
+  RZ_GEMM_WGMMA_ONE(extern, false, true, __VA_ARGS__)  \
+  RZ_GEMM_WGMMA_ONE(extern, true, true, __VA_ARGS__)
+RZ_GEMM_CONFIGS(RZ_EXTERN_MMA)
+RZ_WGMMA_CONFIGS(RZ_EXTERN_WGMMA)
 
-#define RZ_TABLE_ENTRY(NAME, NB, RPW, WARPS, SPS, STAGES, MINB, OCC)                     \
-  {NAME, NB, RPW, WARPS, SPS, STAGES, NB * 8, WARPS * RPW * 16,                         \
-   GemmCfg<false, false, NB, RPW, WARPS, SPS, STAGES, MINB>::SMEM, OCC,                 \
-   {{gemm_launch<GemmCfg<false, false, NB, RPW, WARPS, SPS, STAGES, MINB>>,             \
-     gemm_launch<GemmCfg<true, false, NB, RPW, WARPS, SPS, STAGES, MINB>>},             \
-    {gemm_launch<GemmCfg<false, true, NB, RPW, WARPS, SPS, STAGES, MINB>>,              \
-     gemm_launch<GemmCfg<true, true, NB, RPW, WARPS, SPS, STAGES, MINB>>}},              \
-   {{gemm_occupancy<GemmCfg<false, false, NB, RPW, WARPS, SPS, STAGES, MINB>>,          \
-     gemm_occupancy<GemmCfg<true, false, NB, RPW, WARPS, SPS, STAGES, MINB>>},          \
-    {gemm_occupancy<GemmCfg<false, true, NB, RPW, WARPS, SPS, STAGES, MINB>>,           \
-     gemm_occupancy<GemmCfg<true, true, NB, RPW, WARPS, SPS, STAGES, MINB>>}}},
+// One table row's launchers and occupancy queries for the four (razer, bf16)
+// variants; T(BF16, RAZER, ...) names the configuration type.
+#define RZ_FNS(T, ...)                                                                     \
+  {{gemm_launch<T(false, false, __VA_ARGS__)>, gemm_launch<T(true, false, __VA_ARGS__)>},   \
+   {gemm_launch<T(false, true, __VA_ARGS__)>, gemm_launch<T(true, true, __VA_ARGS__)>}},    \
+  {{gemm_occupancy<T(false, false, __VA_ARGS__)>, gemm_occupancy<T(true, false, __VA_ARGS__)>}, \
+   {gemm_occupancy<T(false, true, __VA_ARGS__)>, gemm_occupancy<T(true, true, __VA_ARGS__)>}}
+#define RZ_MMA_T(BF16, RAZER, ...) GemmCfg<BF16, RAZER, __VA_ARGS__>
+#define RZ_WGMMA_T(BF16, RAZER, ...) WgmmaCfg<BF16, RAZER, __VA_ARGS__>
 
-const GemmKernelInfo kGemmKernels[] = {RZ_GEMM_CONFIGS(RZ_TABLE_ENTRY)};
+#define RZ_TABLE_MMA(NAME, NB, RPW, WARPS, SPS, STAGES, MINB, OCC)                \
+  {NAME, 80, 999, false, NB, RPW, WARPS, SPS, STAGES, NB * 8, WARPS * RPW * 16,          \
+   GemmCfg<false, false, NB, RPW, WARPS, SPS, STAGES, MINB>::SMEM, OCC,           \
+   RZ_FNS(RZ_MMA_T, NB, RPW, WARPS, SPS, STAGES, MINB)},
+#define RZ_TABLE_WGMMA(NAME, CWG, PWG, STAGES, OCC)                               \
+  {NAME, 90, 90, true, CWG * 8, 1, 4 * (CWG + PWG), 1, STAGES, 64 * CWG, 128,           \
+   WgmmaCfg<false, false, CWG, PWG, STAGES>::SMEM, OCC, RZ_FNS(RZ_WGMMA_T, CWG, PWG, STAGES)},
+
+const GemmKernelInfo kGemmKernels[] = {RZ_GEMM_CONFIGS(RZ_TABLE_MMA) RZ_WGMMA_CONFIGS(RZ_TABLE_WGMMA)};
 const int kGemmKernelCount = int(sizeof(kGemmKernels) / sizeof(kGemmKernels[0]));
 
 }  // namespace gpu

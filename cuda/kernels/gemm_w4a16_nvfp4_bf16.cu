@@ -4,11 +4,10 @@
 namespace razer {
 namespace gpu {
 
-#define RZ_INST(NAME, NB, RPW, WARPS, SPS, STAGES, MINB, OCC) \
-  template cudaError_t gemm_launch<GemmCfg<true, false, NB, RPW, WARPS, SPS, STAGES, MINB>>( \
-      const GemmArgs&, dim3, cudaStream_t);                                                 \
-  template int gemm_occupancy<GemmCfg<true, false, NB, RPW, WARPS, SPS, STAGES, MINB>>();
-RZ_GEMM_CONFIGS(RZ_INST)
+#define RZ_INST_MMA(...) RZ_GEMM_MMA_ONE(, true, false, __VA_ARGS__)
+#define RZ_INST_WGMMA(...) RZ_GEMM_WGMMA_ONE(, true, false, __VA_ARGS__)
+RZ_GEMM_CONFIGS(RZ_INST_MMA)
+RZ_WGMMA_CONFIGS(RZ_INST_WGMMA)
 
 }  // namespace gpu
 }  // namespace razer
