@@ -1,8 +1,6 @@
 // The W4A16 dispatcher: one table (kDispatch) picks the kernel by
 // (architecture, format, M, N, K) and the K splits by how many output tiles
 // the shape has; gemm_w4a16 validates, builds the arguments and launches.
-#include <cudaTypedefs.h>  // PFN_cuTensorMapEncodeTiled
-
 #include <cmath>
 #include <cstring>
 
@@ -96,55 +94,6 @@ bool weights_ok(const PackedWeights& w) {
   if (w.data == nullptr || (reinterpret_cast<uintptr_t>(w.data) & 15) != 0) return false;
   const size_t need = prepack_bytes(w.format, w.N, w.K);
   return need != 0 && w.bytes >= need && std::isfinite(w.global_scale);
-}
-
-// cuTensorMapEncodeTiled from the driver the runtime loaded (the package
-// links no driver library); null when the driver lacks it.
-PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
-  static PFN_cuTensorMapEncodeTiled_v12000 fn = []() -> PFN_cuTensorMapEncodeTiled_v12000 {
-    void* p = nullptr;
-    cudaDriverEntryPointQueryResult q{};
-    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault,
-                                         &q) != cudaSuccess ||
-        q != cudaDriverEntryPointSuccess)
-      return nullptr;
-    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(p);
-  }();
-  return fn;
-}
-
-// A row-major 2D tensor of `rows` x `inner` elements (`row_bytes` apart) for
-// TMA boxes of box_inner x box_rows; out-of-range elements read as zero.
-bool encode_map(CUtensorMap* map, CUtensorMapDataType type, const void* base, uint64_t inner,
-                uint64_t rows, uint64_t row_bytes, uint32_t box_inner, uint32_t box_rows,
-                CUtensorMapSwizzle swizzle) {
-  const PFN_cuTensorMapEncodeTiled_v12000 enc = tensor_map_encoder();
-  if (enc == nullptr) return false;
-  const cuuint64_t dims[2] = {inner, rows};
-  const cuuint64_t strides[1] = {row_bytes};
-  const cuuint32_t box[2] = {box_inner, box_rows};
-  const cuuint32_t elem[2] = {1, 1};
-  return enc(map, type, 2, const_cast<void*>(base), dims, strides, box, elem,
-             CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
-             CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
-}
-
-// The tensor maps of a `tma` kernel: X [M, K] in boxes of 64 k x the M tile
-// (128-byte swizzle, the wgmma shared layout); the prepacked codes
-// [RG][ST x 512 bytes] and scales [RG][SG x 256 bytes] in boxes of one
-// super-tile / scale group x the N tile's row groups (gemm_layout.h).
-bool encode_maps(GemmArgs& a, const GemmKernelInfo& k, const void* x) {
-  const int rgs = k.nt / kPackRows;
-  return encode_map(&a.xmap, CU_TENSOR_MAP_DATA_TYPE_UINT16, x, uint64_t(a.K), uint64_t(a.M),
-                    uint64_t(a.K) * 2, 64, uint32_t(k.mt), CU_TENSOR_MAP_SWIZZLE_128B) &&
-         encode_map(&a.wmap, CU_TENSOR_MAP_DATA_TYPE_UINT32, a.codes,
-                    uint64_t(a.ST) * (kPackTileBytes / 4), uint64_t(a.RG),
-                    uint64_t(a.ST) * kPackTileBytes, kPackTileBytes / 4, uint32_t(rgs),
-                    CU_TENSOR_MAP_SWIZZLE_NONE) &&
-         encode_map(&a.smap, CU_TENSOR_MAP_DATA_TYPE_UINT32, a.scales,
-                    uint64_t(a.SG) * (kPackScaleBytes / 4), uint64_t(a.RG),
-                    uint64_t(a.SG) * kPackScaleBytes, kPackScaleBytes / 4, uint32_t(rgs),
-                    CU_TENSOR_MAP_SWIZZLE_NONE);
 }
 
 int64_t m_tiles(const GemmKernelInfo& k, int64_t M) { return (M + k.mt - 1) / k.mt; }
@@ -309,7 +258,6 @@ cudaError_t gemm_w4a16_plan(GemmPlan plan, const void* x, DType x_dtype, int64_t
     a.counters = static_cast<unsigned*>(workspace);
     a.partials = reinterpret_cast<float*>(static_cast<char*>(workspace) + wl.partials_offset);
   }
-  if (k.tma && !encode_maps(a, k, x)) return cudaErrorNotSupported;
   const dim3 grid(unsigned((w.N + k.nt - 1) / k.nt), unsigned(plan.splits), unsigned(mt));
   return k.fn[razer ? 1 : 0][bf16 ? 1 : 0](a, grid, stream);
 }

@@ -27,7 +27,7 @@ namespace gpu {
   X("tile_m128_r2w8", 16, 2, 8, 1, 4, 1, 1)
 
 // The wgmma configurations (sm_90a): X(name, CWG, PWG, STAGES, OCC); M tile
-// 64 * CWG, N tile 128, STAGES = depth of the load ring.
+// 64 * CWG, N tile 128, STAGES slots in the ring.
 #define RZ_WGMMA_CONFIGS(X)          \
   X("wgmma_m64_p2", 1, 2, 8, 1)      \
   X("wgmma_m128_p1", 2, 1, 6, 1)     \
@@ -39,7 +39,6 @@ using GemmOccFn = int (*)();  // resident CTAs per SM on the current device (0 o
 struct GemmKernelInfo {
   const char* name;
   int min_sm, max_sm;  // architectures (major * 10 + minor) it runs on
-  bool tma;            // reads its operands through GemmArgs' tensor maps
   int nb, rpw, warps, sps, stages;
   int mt, nt;        // M tile, N tile
   int smem;          // dynamic shared memory bytes

@@ -10,7 +10,6 @@
 // Grid: x = N tiles (16*RPW*WARPS rows), y = K splits, z = M tiles.
 #pragma once
 
-#include <cuda.h>  // CUtensorMap (a type only: the driver is not linked)
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -46,11 +45,6 @@ struct GemmArgs {
   int st_per_split;       // multiple of 4
   float* partials;        // split-K workspace (splits > 1)
   unsigned* counters;     // one per (m tile, n tile)
-  // Kernels with `tma` (gemm_internal.cuh) read X, the codes and the scales
-  // through these (dispatch.cu encodes them per call).
-  CUtensorMap xmap;       // X: (k, m), box 64 x M tile, 128-byte swizzle
-  CUtensorMap wmap;       // codes: (32-bit word, row group), box one super-tile x N tile / 16
-  CUtensorMap smap;       // scales: (32-bit word, row group), box one scale group x N tile / 16
 };
 
 namespace dev {

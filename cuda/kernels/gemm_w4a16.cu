@@ -29,11 +29,11 @@ RZ_WGMMA_CONFIGS(RZ_EXTERN_WGMMA)
 #define RZ_WGMMA_T(BF16, RAZER, ...) WgmmaCfg<BF16, RAZER, __VA_ARGS__>
 
 #define RZ_TABLE_MMA(NAME, NB, RPW, WARPS, SPS, STAGES, MINB, OCC)                \
-  {NAME, 80, 999, false, NB, RPW, WARPS, SPS, STAGES, NB * 8, WARPS * RPW * 16,          \
+  {NAME, 80, 999, NB, RPW, WARPS, SPS, STAGES, NB * 8, WARPS * RPW * 16,          \
    GemmCfg<false, false, NB, RPW, WARPS, SPS, STAGES, MINB>::SMEM, OCC,           \
    RZ_FNS(RZ_MMA_T, NB, RPW, WARPS, SPS, STAGES, MINB)},
 #define RZ_TABLE_WGMMA(NAME, CWG, PWG, STAGES, OCC)                               \
-  {NAME, 90, 90, true, CWG * 8, 1, 4 * (CWG + PWG), 1, STAGES, 64 * CWG, 128,           \
+  {NAME, 90, 90, CWG * 8, 1, 4 * (CWG + PWG), 1, STAGES, 64 * CWG, 128,           \
    WgmmaCfg<false, false, CWG, PWG, STAGES>::SMEM, OCC, RZ_FNS(RZ_WGMMA_T, CWG, PWG, STAGES)},
 
 const GemmKernelInfo kGemmKernels[] = {RZ_GEMM_CONFIGS(RZ_TABLE_MMA) RZ_WGMMA_CONFIGS(RZ_TABLE_WGMMA)};

@@ -1,28 +1,25 @@
 // The W4A16 wgmma kernel template (sm_90a only). See gemm_notes.md.
 //
 // Warp-specialized: PWG producer warpgroups and CWG consumer warpgroups per
-// CTA; a load ring of STAGES slots (X tile + W codes of one super-tile, 64 k)
-// and a ring of DSTAGES decoded W tiles:
-//   producers  one thread loads, with three TMA copies, the X tile (BM x 64,
-//              fp16/bf16, with the 128-byte swizzle), the prepacked W codes
-//              (BN/16 row groups x 512 bytes) and their scale group (x 256
-//              bytes) into every free load slot,
-//              up to STAGES stages ahead; all producer threads then decode each W code once (exactly, gemm_decode.cuh)
-//              into a BN x 64 fp16/bf16 tile in shared memory;
+// CTA, a ring of STAGES slots of one super-tile (64 k) each:
+//   producers  cp.async the X tile (BM x 64, fp16/bf16, into the 128-byte
+//              swizzled layout) and the prepacked W codes (BN/16 row groups
+//              x 512 bytes) LOOK = STAGES - 3 stages ahead, then decode each
+//              W code once (exactly, gemm_decode.cuh) into a BN x 64
+//              fp16/bf16 tile in shared memory;
 //   consumers  run wgmma m64n128k16 (A = their 64 X rows, B = the decoded W,
 //              both K-major with the 128-byte swizzle) and keep the fp32
 //              accumulators.
 // The decode is paid once per W element and CTA (BM rows of X share it), and
-// the loads of up to STAGES stages are in flight while the tensor cores run.
-// The load ring is deep (its slots are small) so that enough bytes are in
-// flight; the decoded ring is 4 deep: decoding stage i waits for the
-// consumers to release stage i - 4, which they do while running stage i - 3
-// (a slot is released one stage after it was read).
-// Barriers: loaded (the TMA / bulk copies landed), lempty (consumers done
-// with a load slot), full (a decoded tile is written and fenced for the async
-// proxy), dempty (consumers done with a decoded tile). The producers issue no
-// global loads of their own: the proxy fence before each arrival would wait
-// for any still in flight.
+// the loads of LOOK stages are in flight while the tensor cores run. LOOK
+// leaves two slots of slack: the consumers release a slot one stage after
+// reading it, and that release must not hold up the next decode.
+// Barriers: full[s] (producers arrive after their cp.async landed and the
+// decoded tile is written, fenced for the async proxy), empty[s] (consumers
+// arrive once the wgmma that read the slot completed).
+// (A variant loading through TMA, one thread issuing tensor copies of X, the
+// codes and the scales into a deeper ring, measured 1.5x slower on the H100:
+// gemm_notes.md.)
 // Accumulation: the wgmma of 4 stages (256 k) form one chain whose result is
 // added in binary32 RN (as RZ_GEMM_TWO_LEVEL_ACC in the mma.sync kernels): one
 // chain over all of K drifts past SPEC §4's 1e-5 at long K.
@@ -44,18 +41,15 @@ struct WgmmaCfg {
   static constexpr bool RAZER = RAZER_;
   static constexpr int CWG = CWG_;  // consumer warpgroups (64 X rows each)
   static constexpr int PWG = PWG_;  // producer warpgroups
-  static constexpr int STAGES = STAGES_;  // load ring (X tile + W codes)
-  static constexpr int DSTAGES = 4;       // decoded-W ring
+  static constexpr int STAGES = STAGES_;
   static constexpr int MT = 64 * CWG;  // M tile
   static constexpr int NT = 128;       // N tile (wgmma n)
   static constexpr int THREADS = 128 * (CWG + PWG);
   static constexpr int X_BYTES = MT * 128;        // X tile of one stage
   static constexpr int W_BYTES = NT * 128;        // decoded W tile
   static constexpr int RAW_BYTES = NT / 16 * 512; // prepacked codes
-  static constexpr int SC_BYTES = NT / 16 * 256;  // the scale group holding the stage's scales
-  static constexpr int SLOT = X_BYTES + RAW_BYTES + SC_BYTES;  // load slot, a multiple of 1024
-  static constexpr int SMEM = STAGES * SLOT + DSTAGES * W_BYTES + 1024 +
-                              16 * (STAGES + DSTAGES);  // + alignment + barriers
+  static constexpr int SLOT = X_BYTES + W_BYTES + RAW_BYTES;  // a multiple of 1024
+  static constexpr int SMEM = STAGES * SLOT + 1024 + 16 * STAGES;  // + alignment + barriers
   // Registers per thread: the launch share, or (setmaxnreg) PREGS for
   // producers and the rest for consumers.
   static constexpr int SHARE = 65536 / THREADS / 8 * 8;
@@ -64,7 +58,7 @@ struct WgmmaCfg {
   static constexpr int CREGS = (65536 / 128 - PWG * PREGS) / CWG / 8 * 8 > 256
                                    ? 256 : (65536 / 128 - PWG * PREGS) / CWG / 8 * 8;
   static_assert(SLOT % 1024 == 0, "swizzled tiles need 1024-byte alignment");
-  static_assert(STAGES >= 3, "STAGES");
+  static_assert(STAGES >= 4, "STAGES");
   static_assert((NT / 16) % (4 * PWG) == 0, "row groups split evenly over producer warps");
 };
 
@@ -96,35 +90,6 @@ __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
   } while (!ok);
 }
 
-__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes) {
-  asm volatile("{\n .reg .b64 st;\n mbarrier.arrive.expect_tx.shared::cta.b64 st, [%0], %1;\n}" ::"r"(bar),
-               "r"(bytes)
-               : "memory");
-}
-// 2D tensor TMA load of box (c0 = k, c1 = row) into shared memory.
-__device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap* map, int c0, int c1,
-                                            uint32_t bar) {
-  asm volatile(
-      "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
-      " [%0], [%1, {%2, %3}], [%4];" ::"r"(dst),
-      "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(bar)
-      : "memory");
-}
-__device__ __forceinline__ uint32_t lds16(uint32_t addr) {
-  unsigned short v;
-  asm volatile("ld.shared.u16 %0, [%1];" : "=h"(v) : "r"(addr));
-  return v;
-}
-__device__ __forceinline__ bool mbar_test(uint32_t bar, uint32_t parity) {
-  uint32_t ok = 0;
-  asm volatile(
-      "{\n .reg .pred p;\n mbarrier.test_wait.parity.shared::cta.b64 p, [%1], %2;\n"
-      " selp.u32 %0, 1, 0, p;\n}"
-      : "=r"(ok)
-      : "r"(bar), "r"(parity)
-      : "memory");
-  return ok != 0;
-}
 
 // Shared memory matrix descriptor: K-major tile of 128-byte rows with the
 // 128-byte swizzle (8-row groups 1024 bytes apart), start address `addr`.
@@ -171,28 +136,21 @@ __device__ __forceinline__ uint32_t swz(int r, int c) {
 }  // namespace dev
 
 template <class C>
-__global__ void __launch_bounds__(C::THREADS, 1) w4a16_wgmma_kernel(const __grid_constant__ GemmArgs a) {
+__global__ void __launch_bounds__(C::THREADS, 1) w4a16_wgmma_kernel(const GemmArgs a) {
 #if RZ_HAVE_WGMMA
   using namespace dev;
-  constexpr int STAGES = C::STAGES, DSTAGES = C::DSTAGES, MT = C::MT, NT = C::NT;
+  constexpr int STAGES = C::STAGES, LOOK = STAGES - 3, MT = C::MT, NT = C::NT;
   constexpr int PTHREADS = 128 * C::PWG;  // (threads of the producer warpgroups)
   constexpr int RG_PER_WARP = NT / 16 / (4 * C::PWG);
   extern __shared__ uint4 smem_raw[];
   // 1024-byte aligned base for the swizzled tiles; barriers after the ring.
   const uint32_t sbase = (smem_u32(smem_raw) + 1023u) & ~1023u;
-  // Load slots (X tile, codes) indexed by stage % STAGES; decoded-W slots by
-  // stage % DSTAGES. Barriers: loaded / lempty per load slot, full / dempty
-  // per decoded slot.
-  const uint32_t wbase = sbase + STAGES * C::SLOT;
-  const uint32_t bars = wbase + DSTAGES * C::W_BYTES;
+  const uint32_t bars = sbase + STAGES * C::SLOT;
   auto x_tile = [&](int slot) { return sbase + slot * C::SLOT; };
-  auto raw_tile = [&](int slot) { return sbase + slot * C::SLOT + C::X_BYTES; };
-  auto sc_tile = [&](int slot) { return sbase + slot * C::SLOT + C::X_BYTES + C::RAW_BYTES; };
-  auto w_tile = [&](int dslot) { return wbase + dslot * C::W_BYTES; };
-  auto loaded = [&](int slot) { return bars + 8u * slot; };
-  auto lempty = [&](int slot) { return bars + 8u * (STAGES + slot); };
-  auto full = [&](int dslot) { return bars + 8u * (2 * STAGES + dslot); };
-  auto dempty = [&](int dslot) { return bars + 8u * (2 * STAGES + DSTAGES + dslot); };
+  auto w_tile = [&](int slot) { return sbase + slot * C::SLOT + C::X_BYTES; };
+  auto raw_tile = [&](int slot) { return sbase + slot * C::SLOT + C::X_BYTES + C::W_BYTES; };
+  auto full = [&](int slot) { return bars + 8u * slot; };
+  auto empty = [&](int slot) { return bars + 8u * (STAGES + slot); };
 
   const int tid = threadIdx.x;
   const int n_tile = blockIdx.x, split = blockIdx.y, m_tile = blockIdx.z;
@@ -203,12 +161,8 @@ __global__ void __launch_bounds__(C::THREADS, 1) w4a16_wgmma_kernel(const __grid
 
   if (tid == 0) {
     for (int s = 0; s < STAGES; ++s) {
-      mbar_init(loaded(s), 1);
-      mbar_init(lempty(s), 128 * C::CWG);
-    }
-    for (int s = 0; s < DSTAGES; ++s) {
       mbar_init(full(s), PTHREADS);
-      mbar_init(dempty(s), 128 * C::CWG);
+      mbar_init(empty(s), 128 * C::CWG);
     }
     asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
   }
@@ -223,59 +177,100 @@ __global__ void __launch_bounds__(C::THREADS, 1) w4a16_wgmma_kernel(const __grid
     const int lane = tid & 31, pwarp = tid >> 5;
     const int g = lane >> 2, t = lane & 3;
     const int rg_local0 = pwarp * RG_PER_WARP;
-    const int rg_tile0 = n_tile * (NT / 16);
+    const int rg0 = n_tile * (NT / 16) + rg_local0;
 
-    // Thread 0 loads stage j: the X tile by TMA (zero-filled outside
-    // [0, M) x [0, K), swizzled by the tensor map) and the code bytes of the
-    // tile's row groups by bulk copies, all completing on loaded[slot]. These
-    // writes are async-proxy writes: the wgmma needs no proxy fence for them.
+    // This thread's X chunks (16 bytes = 8 k of one row) are the same
+    // (row, column) in every stage: their source rows and swizzled offsets
+    // are computed once; a stage adds its k offset.
+    constexpr int XCHUNKS = MT * 8;
+    constexpr int XPT = (XCHUNKS + PTHREADS - 1) / PTHREADS;
+    const uint16_t* xsrc[XPT];
+    uint32_t xdst[XPT];
+    int xklim[XPT];  // the chunk is inside K while the stage's k0 < xklim
+#pragma unroll
+    for (int u = 0; u < XPT; ++u) {
+      const int c = u * PTHREADS + tid;
+      const int row = c >> 3, col = c & 7;
+      const bool ok = (XCHUNKS % PTHREADS == 0 || c < XCHUNKS) && m0 + row < a.M;
+      xsrc[u] = static_cast<const uint16_t*>(a.x) + (ok ? (m0 + row) * a.K + col * 8 : 0);
+      xdst[u] = swz(row, col);
+      xklim[u] = ok ? a.K - col * 8 : INT32_MIN;
+    }
+
+    // Issues the cp.async of stage j (X tile + this lane's code bytes);
+    // chunks outside [0, M) x [0, K) and row groups past RG are zero-filled.
     auto issue = [&](int j) {
       const int slot = j % STAGES;
       const int st = st0 + j;
-      mbar_expect_tx(loaded(slot), C::SLOT);
-      tma_load_2d(x_tile(slot), &a.xmap, st * 64, int(m0), loaded(slot));
-      tma_load_2d(raw_tile(slot), &a.wmap, st * (kPackTileBytes / 4), rg_tile0, loaded(slot));
-      tma_load_2d(sc_tile(slot), &a.smap, (st / kPackScaleGroup) * (kPackScaleBytes / 4),
-                  rg_tile0, loaded(slot));
+      const int k0 = st * 64;
+#pragma unroll
+      for (int u = 0; u < XPT; ++u) {
+        const bool ok = k0 < xklim[u];
+        cp_async16(x_tile(slot) + xdst[u], ok ? xsrc[u] + k0 : xsrc[u], ok ? 16 : 0);
+      }
+#pragma unroll
+      for (int r = 0; r < RG_PER_WARP; ++r) {
+        const int rg = rg0 + r;
+        const bool ok = rg < a.RG;
+        const uint8_t* src =
+            ok ? a.codes + (int64_t(rg) * a.ST + st) * kPackTileBytes + lane * 16 : a.codes;
+        cp_async16(raw_tile(slot) + (rg_local0 + r) * kPackTileBytes + lane * 16, src, ok ? 16 : 0);
+      }
     };
 
-    // Thread 0 keeps the load ring full without waiting on the consumers:
-    // before each stage it issues every stage whose slot is already free
-    // (test_wait), and blocks only when the stage about to be decoded has
-    // not been issued yet.
-    int next = 0;  // next stage to issue (thread 0)
+    // Scale words: 8 bytes per lane, row group and scale group (4 stages);
+    // split starts are multiples of 4 super-tiles, so stage j uses group j / 4.
+    uint32_t s_cur[RG_PER_WARP][2], s_next[RG_PER_WARP][2];
+    auto load_scales = [&](int group, uint32_t (&s)[RG_PER_WARP][2]) {
+      const int sg = st0 / kPackScaleGroup + group;
+#pragma unroll
+      for (int r = 0; r < RG_PER_WARP; ++r) {
+        const int rg = rg0 + r;
+        s[r][0] = s[r][1] = 0u;
+        ldg8_pred(s[r][0], s[r][1],
+                  a.scales + (int64_t(rg) * a.SG + sg) * kPackScaleBytes + lane * 8,
+                  rg < a.RG && group * 4 < nst);
+      }
+    };
+    load_scales(0, s_next);
+
+#pragma unroll 1
+    for (int j = 0; j < LOOK; ++j) {
+      if (j < nst) issue(j);
+      cp_async_commit();
+    }
 #pragma unroll 1
     for (int i = 0; i < nst; ++i) {
       const int slot = i % STAGES;
-      if (tid == 0) {
-        while (next < nst && next < i + STAGES) {
-          if (next >= STAGES) {
-            const uint32_t b = lempty(next % STAGES), par = ((next / STAGES) + 1) & 1;
-            if (next > i) {
-              if (!mbar_test(b, par)) break;
-            } else {
-              mbar_wait(b, par);
-            }
-          }
-          issue(next++);
+      {
+        const int j = i + LOOK;
+        if (j < nst) {
+          if (j >= STAGES) mbar_wait(empty(j % STAGES), ((j / STAGES) + 1) & 1);
+          issue(j);
         }
+        cp_async_commit();
       }
-      const int dslot = i % DSTAGES;
-      if (i >= DSTAGES) mbar_wait(dempty(dslot), ((i / DSTAGES) + 1) & 1);
-      mbar_wait(loaded(slot), (i / STAGES) & 1);
+      if ((i & 3) == 0) {
+#pragma unroll
+        for (int r = 0; r < RG_PER_WARP; ++r) {
+          s_cur[r][0] = s_next[r][0];
+          s_cur[r][1] = s_next[r][1];
+        }
+        load_scales((i >> 2) + 1, s_next);
+      }
+      cp_async_wait<LOOK>();  // stage i's group has landed (LOOK newer may be pending)
 #pragma unroll
       for (int r = 0; r < RG_PER_WARP; ++r) {
         const int rl = rg_local0 + r;
-        // (Row groups past the weight's end read as zeros: TMA fills them.)
         const uint4 q = lds128(raw_tile(slot) + rl * kPackTileBytes + lane * 16);
-        // The lane's 2 scale bytes of this super-tile (gemm_layout.h).
-        const uint32_t sc =
-            lds16(sc_tile(slot) + rl * kPackScaleBytes + lane * 8 + ((st0 + i) & 3) * 2);
+        // The lane's 2 scale bytes of super-tile i % 4 of the group (gemm_layout.h).
+        const uint32_t sw = (i & 2) ? s_cur[r][1] : s_cur[r][0];
+        const uint32_t sc = (i & 1) ? sw >> 16 : sw;
         uint32_t lo[8], hi[8];
         decode_rows<C::BF16, C::RAZER>(q, sc, a.r_small, a.r_big, lo, hi);
         // Rows 16 rl + g (lo) and 16 rl + g + 8 (hi), k chunks 2t and 2t + 1.
         const int row_lo = rl * 16 + g, row_hi = row_lo + 8;
-        const uint32_t wt = w_tile(dslot);
+        const uint32_t wt = w_tile(slot);
 #pragma unroll
         for (int c = 0; c < 2; ++c) {
           asm volatile("st.shared.v4.u32 [%0], {%1,%2,%3,%4};" ::"r"(wt + swz(row_lo, 2 * t + c)),
@@ -286,10 +281,12 @@ __global__ void __launch_bounds__(C::THREADS, 1) w4a16_wgmma_kernel(const __grid
                        : "memory");
         }
       }
-      // Make this thread's decoded tile visible to the wgmma (async proxy).
+      // Make this thread's shared writes (the decoded tile and its landed
+      // cp.async X chunks) visible to the wgmma (async proxy), then arrive.
       asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
-      mbar_arrive(full(dslot));
+      mbar_arrive(full(slot));
     }
+    cp_async_wait<0>();
     return;
   }
 
@@ -303,10 +300,7 @@ __global__ void __launch_bounds__(C::THREADS, 1) w4a16_wgmma_kernel(const __grid
   // stays in flight while the next is issued; a slot is released (empty)
   // once the group that read it has completed.
   constexpr int CHAIN = 4;
-  auto release = [&](int stage) {
-    mbar_arrive(lempty(stage % STAGES));
-    mbar_arrive(dempty(stage % DSTAGES));
-  };
+  auto release = [&](int stage) { mbar_arrive(empty(stage % STAGES)); };
   float acc[64], tmp[64];
 #pragma unroll
   for (int r = 0; r < 64; ++r) acc[r] = tmp[r] = 0.0f;
@@ -314,11 +308,9 @@ __global__ void __launch_bounds__(C::THREADS, 1) w4a16_wgmma_kernel(const __grid
 #pragma unroll 1
   for (int i = 0; i < nst; ++i) {
     const int slot = i % STAGES;
-    const int dslot = i % DSTAGES;
-    mbar_wait(full(dslot), (i / DSTAGES) & 1);
-    mbar_wait(loaded(slot), (i / STAGES) & 1);  // (already complete: the producers waited)
+    mbar_wait(full(slot), (i / STAGES) & 1);
     const uint64_t da = smem_desc(x_tile(slot) + cwg * 64 * 128);
-    const uint64_t db = smem_desc(w_tile(dslot));
+    const uint64_t db = smem_desc(w_tile(slot));
     const bool fresh = i % CHAIN == 0;
 #pragma unroll
     for (int r = 0; r < 64; ++r) reg_fence(tmp[r]);
