@@ -42,7 +42,8 @@ DeviceInfo device_info() {
 // ---------------------------------------------------------------------------
 // The dispatch table. Rows are tried in order; the first whose conditions
 // hold wins: min_sm <= architecture <= max_sm, M <= max_m, N >= min_n.
-// sm_90 (Hopper) runs the wgmma kernel from M = 65 up; every other
+// sm_90 (Hopper) runs the wgmma kernel from M = 65 up (from M = 129 when
+// N < 6144, where the mma.sync tile measured faster); every other
 // architecture from sm_80 the mma.sync kernels. nvfp4 and nvfp4_razer share
 // the rows (see gemm_notes.md for the sweeps they were read from). K splits
 // are chosen in gemm_plan from the occupancy (one wave).
@@ -57,9 +58,10 @@ constexpr DispatchRow kDispatch[] = {
     {80, 999, 16, 0, "gemv_m16_r1w8"},
     {80, 999, 32, 0, "skinny_m32_r2w8"},
     {80, 999, 64, 0, "skinny_m64_r1w8"},
-    {90, 90, INT64_MAX, 0, "wgmma_m128_p2"},
+    {90, 90, 128, 6144, "wgmma_m128_p2"},
     {80, 999, 128, 16384, "tile_m128_r2w8"},
     {80, 999, 128, 0, "skinny_m64_r1w8"},
+    {90, 90, INT64_MAX, 0, "wgmma_m128_p2"},
     {80, 999, INT64_MAX, 0, "tile_m128_r2w8"},
 };
 
