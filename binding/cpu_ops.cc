@@ -218,27 +218,27 @@ class GemmW4A4Job : public GemmJob {
 }  // namespace
 
 Napi::Value RazerAddon::Quantize(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), [&] { return RunAsync(info.Env(), std::make_unique<QuantizeJob>(info), "razer.quantize"); });
+  return GuardAsync(info.Env(), [&] { return RunAsync(info.Env(), std::make_unique<QuantizeJob>(info), "razer.quantize"); });
 }
 Napi::Value RazerAddon::QuantizeSync(const Napi::CallbackInfo& info) {
   return Guard(info.Env(), [&] { return RunSync(info.Env(), std::make_unique<QuantizeJob>(info)); });
 }
 Napi::Value RazerAddon::Dequantize(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(),
+  return GuardAsync(info.Env(),
                [&] { return RunAsync(info.Env(), std::make_unique<DequantizeJob>(info), "razer.dequantize"); });
 }
 Napi::Value RazerAddon::DequantizeSync(const Napi::CallbackInfo& info) {
   return Guard(info.Env(), [&] { return RunSync(info.Env(), std::make_unique<DequantizeJob>(info)); });
 }
 Napi::Value RazerAddon::GemmW4A16(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(),
+  return GuardAsync(info.Env(),
                [&] { return RunAsync(info.Env(), std::make_unique<GemmW4A16Job>(info), "razer.gemmW4A16"); });
 }
 Napi::Value RazerAddon::GemmW4A16Sync(const Napi::CallbackInfo& info) {
   return Guard(info.Env(), [&] { return RunSync(info.Env(), std::make_unique<GemmW4A16Job>(info)); });
 }
 Napi::Value RazerAddon::GemmW4A4(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(),
+  return GuardAsync(info.Env(),
                [&] { return RunAsync(info.Env(), std::make_unique<GemmW4A4Job>(info), "razer.gemmW4A4"); });
 }
 Napi::Value RazerAddon::GemmW4A4Sync(const Napi::CallbackInfo& info) {

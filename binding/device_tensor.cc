@@ -209,7 +209,7 @@ Napi::Value DeviceTensor::Alloc(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value DeviceTensor::FromHost(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), [&] {
+  return GuardAsync(info.Env(), [&] {
     return RunAsync(info.Env(), std::make_unique<FromHostJob>(info), "razer.DeviceTensor.fromHost");
   });
 }
@@ -220,7 +220,7 @@ Napi::Value DeviceTensor::FromHostSync(const Napi::CallbackInfo& info) {
 
 Napi::Value DeviceTensor::ToHost(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guard(env, [&] {
+  return GuardAsync(env, [&] {
     auto job = std::make_unique<ToHostJob>(env, Use("toHost()"), dtype_, static_cast<size_t>(Elements(shape_)));
     return RunAsync(env, std::move(job), "razer.DeviceTensor.toHost");
   });

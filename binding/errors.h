@@ -5,6 +5,7 @@
 
 #include <exception>
 #include <string>
+#include <utility>
 
 namespace razer::binding {
 
@@ -43,6 +44,20 @@ Napi::Value Guard(Napi::Env env, Body&& body) {
     throw Napi::Error(env, MakeJsError(env, "ERR_OOM", "out of host memory"));
   } catch (const std::exception& e) {
     throw Napi::Error(env, MakeJsError(env, "ERR_NATIVE", e.what()));
+  }
+}
+
+// Guard for the entry points that return a Promise: an error found before
+// the work is queued (bad argument, disposed object) rejects the Promise
+// instead of throwing, so `.then`/`await` callers see every failure the same way.
+template <typename Body>
+Napi::Value GuardAsync(Napi::Env env, Body&& body) {
+  try {
+    return Guard(env, std::forward<Body>(body));
+  } catch (const Napi::Error& e) {
+    Napi::Promise::Deferred d = Napi::Promise::Deferred::New(env);
+    d.Reject(e.Value());
+    return d.Promise();
   }
 }
 

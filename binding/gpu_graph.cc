@@ -182,7 +182,7 @@ Napi::Value GemmGraph::Capture(const Napi::CallbackInfo& info) {
 
 Napi::Value GemmGraph::Replay(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guard(env, [&] {
+  return GuardAsync(env, [&] {
     return RunAsync(env, std::make_unique<ReplayJob>(Use("replay()")), "razer.GemmGraph.replay");
   });
 }

@@ -227,7 +227,7 @@ class GpuGemmJob : public gpu::StreamJob {
 }  // namespace
 
 Napi::Value RazerAddon::QuantizeOnDevice(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), [&] {
+  return GuardAsync(info.Env(), [&] {
     return RunAsync(info.Env(), std::make_unique<GpuQuantizeJob>(info), "razer.quantizeOnDevice");
   });
 }
@@ -235,7 +235,7 @@ Napi::Value RazerAddon::QuantizeOnDeviceSync(const Napi::CallbackInfo& info) {
   return Guard(info.Env(), [&] { return RunSync(info.Env(), std::make_unique<GpuQuantizeJob>(info)); });
 }
 Napi::Value RazerAddon::GemmW4A16Gpu(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(),
+  return GuardAsync(info.Env(),
                [&] { return RunAsync(info.Env(), std::make_unique<GpuGemmJob>(info), "razer.gemmW4A16Gpu"); });
 }
 Napi::Value RazerAddon::GemmW4A16GpuSync(const Napi::CallbackInfo& info) {

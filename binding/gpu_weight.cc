@@ -312,7 +312,7 @@ Napi::Object GpuWeight::Wrap(Napi::Env env, std::shared_ptr<GpuWeightStorage> st
 #if defined(RAZER_WITH_CUDA)
 
 Napi::Value GpuWeight::FromQuantized(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), [&] {
+  return GuardAsync(info.Env(), [&] {
     return RunAsync(info.Env(), std::make_unique<FromQuantizedJob>(info), "razer.GpuWeight.fromQuantized");
   });
 }
@@ -320,7 +320,7 @@ Napi::Value GpuWeight::FromQuantizedSync(const Napi::CallbackInfo& info) {
   return Guard(info.Env(), [&] { return RunSync(info.Env(), std::make_unique<FromQuantizedJob>(info)); });
 }
 Napi::Value GpuWeight::FromDevice(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), [&] {
+  return GuardAsync(info.Env(), [&] {
     return RunAsync(info.Env(), std::make_unique<FromDeviceJob>(info), "razer.GpuWeight.fromDevice");
   });
 }

@@ -121,8 +121,10 @@ describe('quantize argument errors', () => {
     await sameAsReference(b, [2, 32], 'nvfp4_razer', { dtype: 'bf16' });
   });
 
-  it('raw addon: argument errors throw synchronously; non-finite data rejects', async () => {
-    expect(() => addon.quantize('nvfp4', x64(), 2, 31)).toThrow(RazerError);
+  it('raw addon: the Promise forms reject (never throw) on argument errors and non-finite data', async () => {
+    const bad = addon.quantize('nvfp4', x64(), 2, 31);
+    expect(bad).toBeInstanceOf(Promise);
+    expectCode(await rejected(bad), 'ERR_SHAPE', /shape: \[2, 31\] needs 62 elements/);
     const x = x64();
     x[3] = Number.NaN;
     const p = addon.quantize('nvfp4', x, 2, 32);
