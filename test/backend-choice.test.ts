@@ -2,7 +2,7 @@
 // (gemmBackend, gemmW4A16 with no backend or 'auto'), from given facts, so
 // that the GPU machine's choices are checked here too.
 import { describe, expect, it } from 'vitest';
-import { type BackendInfo, availableBackends, bestBackend, gemmBackend, gemmW4A16 } from '../lib/backend.js';
+import { availableBackends, bestBackend, gemmBackend, gemmW4A16 } from '../lib/backend.js';
 import { chooseBackend } from '../lib/backend-choice.js';
 import { f32ToBf16 } from '../lib/codecs.js';
 import type { QuantizedTensor } from '../lib/formats.js';
@@ -11,18 +11,9 @@ import { backendInfo } from '../lib/native/loader.js';
 import { referenceGemmW4A16 } from '../lib/reference/gemm.js';
 import { referenceQuantize } from '../lib/reference/quantize.js';
 import { draw } from './helpers/distributions.js';
+import { BARE_MACHINE, CPU_MACHINE, GPU_MACHINE } from './helpers/machines.js';
 import { caught, expectCode } from './helpers/errors.js';
 
-function machine(cuda: boolean, cpu: boolean): BackendInfo[] {
-  return [
-    { name: 'cuda', available: cuda, reason: cuda ? 'GPU 0' : 'no usable GPU: no driver' },
-    { name: 'cpu', available: cpu, reason: cpu ? 'the C++ backend' : 'no native addon: not built' },
-    { name: 'reference', available: true, reason: 'the TypeScript reference' },
-  ];
-}
-const GPU_MACHINE = machine(true, true);
-const CPU_MACHINE = machine(false, true);
-const BARE_MACHINE = machine(false, false);
 
 describe('chooseBackend()', () => {
   it('takes the first backend that is available and has no gap, naming the ones passed over', () => {

@@ -33,7 +33,7 @@ import {
 import { quantize } from '../lib/quantize.js';
 import { referenceGemmW4A16 } from '../lib/reference/gemm.js';
 import { referenceQuantize } from '../lib/reference/quantize.js';
-import { DISTRIBUTIONS, draw } from './helpers/distributions.js';
+import { DISTRIBUTIONS, draw, nonFiniteCases } from './helpers/distributions.js';
 import { caught, expectCode, rejected } from './helpers/errors.js';
 import { gpuGate } from './helpers/native.js';
 
@@ -292,10 +292,7 @@ describe.skipIf(!gate.hasGpu)('quantizeOnDevice: bit-identical to the reference'
       ['nvfp4_razer_a', { globalScale: Math.fround(0.01) }],
     ];
     for (const dtype of DTYPES) {
-      for (const [bad, value] of [[0, Number.NaN], [37, Number.POSITIVE_INFINITY], [191, Number.NEGATIVE_INFINITY]] as const) {
-        const x = draw('gaussian', 3, 64, 9);
-        x[bad] = value;
-        if (bad !== 191) x[191] = Number.NaN; // a later bad element is not the one reported
+      for (const { bad, value, x } of nonFiniteCases()) {
         const data = hostAs(x, dtype);
         const xt = await DeviceTensor.fromHost(data as never, dtype, [3, 64]);
         for (const [format, options] of runs) {

@@ -7,22 +7,12 @@ import { FORMATS } from '../lib/formats.js';
 import { backendInfo, loadAddon } from '../lib/native/loader.js';
 import { QUANTIZE_BACKENDS, quantize, quantizeAsync, quantizeBackend, quantizeBackendChoice } from '../lib/quantize.js';
 import { draw } from './helpers/distributions.js';
+import { BARE_MACHINE, CPU_MACHINE, GPU_MACHINE } from './helpers/machines.js';
 import { caught, expectCode, rejected } from './helpers/errors.js';
 
 const addon = loadAddon() !== null;
 const NATIVE = ['nvfp4', 'nvfp4_4over6', 'nvfp4_razer', 'nvfp4_razer_a'] as const;
 
-/** The backends of a machine with these facts (the shape availableBackends() returns). */
-function machine(cuda: boolean, cpu: boolean): BackendInfo[] {
-  return [
-    { name: 'cuda', available: cuda, reason: cuda ? 'GPU 0' : 'no usable GPU: no driver' },
-    { name: 'cpu', available: cpu, reason: cpu ? 'the C++ backend' : 'no native addon: not built' },
-    { name: 'reference', available: true, reason: 'the TypeScript reference' },
-  ];
-}
-const GPU_MACHINE = machine(true, true);
-const CPU_MACHINE = machine(false, true);
-const BARE_MACHINE = machine(false, false);
 
 describe('quantizeBackendChoice(): the default', () => {
   it('is cuda for the NVFP4 family on a GPU machine, cpu without a GPU, the reference without the addon', () => {

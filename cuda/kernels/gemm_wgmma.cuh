@@ -338,24 +338,26 @@ __global__ void __launch_bounds__(C::THREADS, 1) w4a16_wgmma_kernel(const GemmAr
   }
 
   // ---- epilogue. acc[4 j + 2 h + c]: m = m0 + 64 cwg + 16 warp + g + 8 h,
-  // n = n_tile * NT + 8 j + 2 t + c.
+  // n = n_tile * NT + 8 j + 2 t + c. each_pair(f) calls f(ml, nl, i) for
+  // this thread's pairs acc[i], acc[i + 1]: tile row ml, columns nl, nl + 1.
   const int ml0 = cwg * 64 + warp * 16 + g;
+  auto each_pair = [&](auto&& f) {
+#pragma unroll
+    for (int j = 0; j < 16; ++j)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) f(ml0 + 8 * h, 8 * j + 2 * t, 4 * j + 2 * h);
+  };
   const int CTH = 128 * C::CWG;
   auto consumer_sync = [&]() { asm volatile("bar.sync 1, %0;" ::"r"(CTH) : "memory"); };
   if (a.splits > 1) {
     const int64_t tile_id = int64_t(m_tile) * gridDim.x + n_tile;
     const int64_t tile_elems = int64_t(MT) * NT;
     float* part = a.partials + tile_id * a.splits * tile_elems;
-#pragma unroll
-    for (int j = 0; j < 16; ++j)
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int ml = ml0 + 8 * h;
-        const int nl = 8 * j + 2 * t;
-        if (m0 + ml < a.M)
-          __stcg(reinterpret_cast<float2*>(part + split * tile_elems + int64_t(ml) * NT + nl),
-                 make_float2(acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1]));
-      }
+    each_pair([&](int ml, int nl, int i) {
+      if (m0 + ml < a.M)
+        __stcg(reinterpret_cast<float2*>(part + split * tile_elems + int64_t(ml) * NT + nl),
+               make_float2(acc[i], acc[i + 1]));
+    });
     __threadfence();
     consumer_sync();
     __shared__ unsigned s_last;
@@ -366,44 +368,35 @@ __global__ void __launch_bounds__(C::THREADS, 1) w4a16_wgmma_kernel(const GemmAr
     consumer_sync();
     if (s_last == 0u) return;
     __threadfence();
-#pragma unroll
-    for (int j = 0; j < 16; ++j)
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int ml = ml0 + 8 * h;
-        const int nl = 8 * j + 2 * t;
-        float s0 = 0.0f, s1 = 0.0f;
-        if (m0 + ml < a.M) {
-          for (int sp = 0; sp < a.splits; ++sp) {
-            const float2 v = __ldcg(
-                reinterpret_cast<const float2*>(part + sp * tile_elems + int64_t(ml) * NT + nl));
-            s0 = __fadd_rn(s0, v.x);
-            s1 = __fadd_rn(s1, v.y);
-          }
+    // The last CTA sums the partials in split order (deterministic).
+    each_pair([&](int ml, int nl, int i) {
+      float s0 = 0.0f, s1 = 0.0f;
+      if (m0 + ml < a.M) {
+        for (int sp = 0; sp < a.splits; ++sp) {
+          const float2 v =
+              __ldcg(reinterpret_cast<const float2*>(part + sp * tile_elems + int64_t(ml) * NT + nl));
+          s0 = __fadd_rn(s0, v.x);
+          s1 = __fadd_rn(s1, v.y);
         }
-        acc[4 * j + 2 * h] = s0;
-        acc[4 * j + 2 * h + 1] = s1;
       }
+      acc[i] = s0;
+      acc[i + 1] = s1;
+    });
     if (ctid == 0) a.counters[tile_id] = 0u;  // leave the workspace ready for the next call
   }
 
-#pragma unroll
-  for (int j = 0; j < 16; ++j) {
+  each_pair([&](int ml, int nl, int i) {
+    const int64_t m = m0 + ml;
+    if (m >= a.M) return;
 #pragma unroll
     for (int c = 0; c < 2; ++c) {
-      const int n = n_tile * NT + 8 * j + 2 * t + c;
-      if (n >= a.N) continue;
-      const float bias = a.bias ? a.bias[n] : 0.0f;
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int64_t m = m0 + ml0 + 8 * h;
-        if (m < a.M) {
-          const float v = __fadd_rn(__fmul_rn(acc[4 * j + 2 * h + c], a.factor), bias);
-          store_out(a.y, a.y_dtype, m * a.N + n, v);
-        }
+      const int n = n_tile * NT + nl + c;
+      if (n < a.N) {
+        const float bias = a.bias ? a.bias[n] : 0.0f;
+        store_out(a.y, a.y_dtype, m * a.N + n, __fadd_rn(__fmul_rn(acc[i + c], a.factor), bias));
       }
     }
-  }
+  });
 #else
   // Built for an architecture without wgmma: the dispatcher never selects
   // this kernel there (gemm_w4a16_plan checks the kernel's architecture).

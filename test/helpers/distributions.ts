@@ -22,3 +22,17 @@ export function draw(dist: Distribution, rows: number, cols: number, seed: numbe
     }
   }
 }
+
+/**
+ * A 3 x 64 gaussian tensor with one non-finite element per case (the first
+ * bad index and its value) and, unless it is the last one, a NaN at 191 that
+ * must not be the one reported.
+ */
+export function nonFiniteCases(): { bad: number; value: number; x: Float32Array }[] {
+  return ([[0, Number.NaN], [37, Number.POSITIVE_INFINITY], [191, Number.NEGATIVE_INFINITY]] as const).map(([bad, value]) => {
+    const x = draw('gaussian', 3, 64, 9);
+    x[bad] = value;
+    if (bad !== 191) x[191] = Number.NaN;
+    return { bad, value, x };
+  });
+}
