@@ -174,11 +174,13 @@ GemmPlan gemm_plan(int64_t M, const PackedWeights& w) {
   const int64_t slots =
       int64_t(d.sms) * occupancy(p.kernel, w.format == Format::nvfp4_razer, true);
   int64_t s = base >= slots ? 1 : slots / base;
-  // nvfp4_razer GEMV (M <= 16) on tall weights: its decode leaves the CTAs
-  // latency-bound, and about 3 waves of CTAs beat one (H100 sweep: 28672 x
-  // 8192 M = 1 72 us at 4 splits against 82 us at 1; 57344 x 8192 135 us at
-  // 2 against 154 us). nvfp4 is fastest at one wave.
-  if (w.format == Format::nvfp4_razer && k.mt <= 16 && s == 1)
+  // nvfp4_razer GEMV (M <= 16) on tall weights with long K: its decode
+  // leaves the CTAs latency-bound, and about 3 waves of CTAs beat one (H100
+  // sweeps: 28672 x 8192 M = 1 72 us at 4 splits against 82 us at 1;
+  // 57344 x 8192 M = 2 136 us at 2 against 147 us). At K = 4096 the splits
+  // are too short to pay (28672 x 4096 M = 16 48.5 us at 4 against 43.8 at
+  // 1). nvfp4 is fastest at one wave.
+  if (w.format == Format::nvfp4_razer && k.mt <= 16 && s == 1 && l.ST >= 128)
     s = std::min<int64_t>(4, (3 * slots + base - 1) / base);
   const int64_t min_per = 2 * split_align(k);
   const int64_t max_s = l.ST / min_per > 1 ? l.ST / min_per : 1;
