@@ -3,6 +3,7 @@
 // the shape has; gemm_w4a16 validates, builds the arguments and launches.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "gemm_layout.h"  // before the formats headers (<cstring>)
@@ -65,6 +66,16 @@ constexpr DispatchRow kDispatch[] = {
     {90, 90, INT64_MAX, 0, "wgmma_m128_p2"},
     {80, 999, INT64_MAX, 0, "tile_m128_r2w8"},
 };
+
+// Programmatic dependent launch on sm_90+ (gemm_launch.cuh); RAZER_GEMM_PDL=0
+// turns it off (to compare timings, or to rule it out when debugging).
+bool pdl_enabled() {
+  static const bool env_off = [] {
+    const char* v = std::getenv("RAZER_GEMM_PDL");
+    return v != nullptr && std::strcmp(v, "0") == 0;
+  }();
+  return !env_off && device_info().sm >= 90;
+}
 
 // Resident CTAs per SM of a kernel variant on the current device (cached).
 int occupancy(int kernel, bool razer, bool bf16) {
@@ -270,7 +281,7 @@ cudaError_t gemm_w4a16_plan(GemmPlan plan, const void* x, DType x_dtype, int64_t
     a.partials = reinterpret_cast<float*>(static_cast<char*>(workspace) + wl.partials_offset);
   }
   const dim3 grid(unsigned((w.N + k.nt - 1) / k.nt), unsigned(plan.splits), unsigned(mt));
-  return k.fn[razer ? 1 : 0][bf16 ? 1 : 0](a, grid, stream);
+  return k.fn[razer ? 1 : 0][bf16 ? 1 : 0](a, grid, stream, pdl_enabled());
 }
 
 cudaError_t gemm_w4a16(const void* x, DType x_dtype, int64_t M, const PackedWeights& w,

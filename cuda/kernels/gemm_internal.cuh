@@ -33,7 +33,7 @@ namespace gpu {
   X("wgmma_m128_p1", 2, 1, 6, 1)     \
   X("wgmma_m128_p2", 2, 2, 6, 1)
 
-using GemmLaunchFn = cudaError_t (*)(const GemmArgs&, dim3 grid, cudaStream_t);
+using GemmLaunchFn = cudaError_t (*)(const GemmArgs&, dim3 grid, cudaStream_t, bool pdl);
 using GemmOccFn = int (*)();  // resident CTAs per SM on the current device (0 on error)
 
 struct GemmKernelInfo {
@@ -76,7 +76,7 @@ cudaError_t gemm_ensure_smem_attr() {
 }
 
 template <class C>
-cudaError_t gemm_launch(const GemmArgs& a, dim3 grid, cudaStream_t stream);
+cudaError_t gemm_launch(const GemmArgs& a, dim3 grid, cudaStream_t stream, bool pdl);
 template <class C>
 int gemm_occupancy();
 // Instantiates (or, with PREFIX extern, declares) the launcher and the
@@ -84,11 +84,11 @@ int gemm_occupancy();
 #define RZ_GEMM_MMA_ONE(PREFIX, BF16, RAZER, NAME, NB, RPW, WARPS, SPS, STAGES, MINB, OCC) \
   PREFIX template cudaError_t                                                            \
   gemm_launch<GemmCfg<BF16, RAZER, NB, RPW, WARPS, SPS, STAGES, MINB>>(const GemmArgs&,   \
-                                                                      dim3, cudaStream_t); \
+                                                                      dim3, cudaStream_t, bool); \
   PREFIX template int gemm_occupancy<GemmCfg<BF16, RAZER, NB, RPW, WARPS, SPS, STAGES, MINB>>();
 #define RZ_GEMM_WGMMA_ONE(PREFIX, BF16, RAZER, NAME, CWG, PWG, STAGES, OCC)                   \
   PREFIX template cudaError_t gemm_launch<WgmmaCfg<BF16, RAZER, CWG, PWG, STAGES>>(           \
-      const GemmArgs&, dim3, cudaStream_t);                                                   \
+      const GemmArgs&, dim3, cudaStream_t, bool);                                             \
   PREFIX template int gemm_occupancy<WgmmaCfg<BF16, RAZER, CWG, PWG, STAGES>>();
 
 // Explicit instantiations live in gemm_w4a16_{nvfp4,razer}_{f16,bf16}.cu (one

@@ -6,12 +6,24 @@
 namespace razer {
 namespace gpu {
 
+// pdl: launch with programmatic stream serialization (sm_90+), so that the
+// kernel starts while the previous GEMM of the stream drains (gemm_mma.cuh,
+// pdl_wait).
 template <class C>
-cudaError_t gemm_launch(const GemmArgs& a, dim3 grid, cudaStream_t stream) {
+cudaError_t gemm_launch(const GemmArgs& a, dim3 grid, cudaStream_t stream, bool pdl) {
   cudaError_t e = gemm_ensure_smem_attr<C>();
   if (e != cudaSuccess) return e;
-  gemm_kernel_fn<C>()<<<grid, C::THREADS, C::SMEM, stream>>>(a);
-  return cudaGetLastError();
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = grid;
+  cfg.blockDim = dim3(C::THREADS);
+  cfg.dynamicSmemBytes = C::SMEM;
+  cfg.stream = stream;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = pdl ? 1 : 0;
+  return cudaLaunchKernelEx(&cfg, gemm_kernel_fn<C>(), a);
 }
 
 template <class C>

@@ -96,6 +96,25 @@ __device__ __forceinline__ void ldg2_pred(uint32_t& a, const void* p, bool pred)
   a = h;
 }
 
+// Programmatic dependent launch (sm_90+; no-ops before). The GEMM kernels
+// let the next kernel of the stream launch early (trigger), and read only the
+// packed weights before waiting for the previous kernel (wait): every other
+// global access (X, bias, Y, the split-K workspace) comes after the wait.
+// Weights are never written by a kernel that triggers early (only these GEMM
+// kernels trigger, and they do not write weights), so reading them early is
+// safe; a non-triggering predecessor (prepack, a copy) completes before
+// this kernel starts at all.
+__device__ __forceinline__ void pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
 __device__ __forceinline__ uint4 lds128(uint32_t addr) {
   uint4 v;
   asm volatile("ld.shared.v4.u32 {%0,%1,%2,%3}, [%4];"
@@ -241,14 +260,11 @@ __global__ void __launch_bounds__(C::THREADS, C::MINB) w4a16_mma_kernel(const Ge
 #pragma unroll
       for (int i = 0; i < 4; ++i) acc[r][nb][i] = 0.0f;
 
-  // ---- pipeline prologue
-#pragma unroll
-  for (int s = 0; s < STAGES - 1; ++s) {
-    if (s < nstage) load_x(s, s);
-    cp_async_commit();
-  }
-  // W for stage 0; afterwards each fragment's registers are refilled with the
-  // next stage's data right after they are decoded (one stage in flight).
+  // ---- pipeline prologue. W for stage 0 first (before the wait for the
+  // previous kernel: see pdl_wait); afterwards each fragment's registers are
+  // refilled with the next stage's data right after they are decoded (one
+  // stage in flight). Then the X ring.
+  pdl_trigger();
   WStage w;
 #pragma unroll
   for (int r = 0; r < RPW; ++r)
@@ -259,6 +275,12 @@ __global__ void __launch_bounds__(C::THREADS, C::MINB) w4a16_mma_kernel(const Ge
   for (int j = 0; j < SPS; ++j)
 #pragma unroll
     for (int r = 0; r < RPW; ++r) load_q(0, j, r, w.q[j][r], true);
+  pdl_wait();
+#pragma unroll
+  for (int s = 0; s < STAGES - 1; ++s) {
+    if (s < nstage) load_x(s, s);
+    cp_async_commit();
+  }
 
   for (int stage = 0; stage < nstage; ++stage) {
     const bool more = stage + 1 < nstage;

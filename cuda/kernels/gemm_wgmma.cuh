@@ -159,6 +159,7 @@ __global__ void __launch_bounds__(C::THREADS, 1) w4a16_wgmma_kernel(const GemmAr
   const int st1 = min(a.ST, st0 + a.st_per_split);
   const int nst = max(st1 - st0, 0);
 
+  pdl_trigger();
   if (tid == 0) {
     for (int s = 0; s < STAGES; ++s) {
       mbar_init(full(s), PTHREADS);
@@ -197,17 +198,20 @@ __global__ void __launch_bounds__(C::THREADS, 1) w4a16_wgmma_kernel(const GemmAr
       xklim[u] = ok ? a.K - col * 8 : INT32_MIN;
     }
 
-    // Issues the cp.async of stage j (X tile + this lane's code bytes);
-    // chunks outside [0, M) x [0, K) and row groups past RG are zero-filled.
-    auto issue = [&](int j) {
+    // The cp.async of stage j: the X tile and this lane's code bytes (chunks
+    // outside [0, M) x [0, K) and row groups past RG are zero-filled).
+    auto issue_x = [&](int j) {
       const int slot = j % STAGES;
-      const int st = st0 + j;
-      const int k0 = st * 64;
+      const int k0 = (st0 + j) * 64;
 #pragma unroll
       for (int u = 0; u < XPT; ++u) {
         const bool ok = k0 < xklim[u];
         cp_async16(x_tile(slot) + xdst[u], ok ? xsrc[u] + k0 : xsrc[u], ok ? 16 : 0);
       }
+    };
+    auto issue_codes = [&](int j) {
+      const int slot = j % STAGES;
+      const int st = st0 + j;
 #pragma unroll
       for (int r = 0; r < RG_PER_WARP; ++r) {
         const int rg = rg0 + r;
@@ -234,9 +238,16 @@ __global__ void __launch_bounds__(C::THREADS, 1) w4a16_wgmma_kernel(const GemmAr
     };
     load_scales(0, s_next);
 
+    // Prologue: the weights of the first LOOK stages before the wait for the
+    // previous kernel (pdl_wait), their X after it. The codes join the first
+    // commit group, so group j still completes stage j.
+#pragma unroll 1
+    for (int j = 0; j < LOOK; ++j)
+      if (j < nst) issue_codes(j);
+    pdl_wait();
 #pragma unroll 1
     for (int j = 0; j < LOOK; ++j) {
-      if (j < nst) issue(j);
+      if (j < nst) issue_x(j);
       cp_async_commit();
     }
 #pragma unroll 1
@@ -246,7 +257,8 @@ __global__ void __launch_bounds__(C::THREADS, 1) w4a16_wgmma_kernel(const GemmAr
         const int j = i + LOOK;
         if (j < nst) {
           if (j >= STAGES) mbar_wait(empty(j % STAGES), ((j / STAGES) + 1) & 1);
-          issue(j);
+          issue_x(j);
+          issue_codes(j);
         }
         cp_async_commit();
       }
@@ -336,6 +348,8 @@ __global__ void __launch_bounds__(C::THREADS, 1) w4a16_wgmma_kernel(const GemmAr
       release(i - 1);
     }
   }
+
+  pdl_wait();  // (returned long ago in the producers; the stores below need it here too)
 
   // ---- epilogue. acc[4 j + 2 h + c]: m = m0 + 64 cwg + 16 warp + g + 8 h,
   // n = n_tile * NT + 8 j + 2 t + c. each_pair(f) calls f(ml, nl, i) for

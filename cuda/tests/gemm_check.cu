@@ -545,6 +545,82 @@ int main(int argc, char** argv) {
                         g_case_worst_f32);
         }
 
+  // 5. back-to-back dependent launches (programmatic dependent launch on
+  // sm_90): a chain Y_{i+1} = Y_i * W^T ping-ponging between two buffers,
+  // launched without synchronization, must match the same chain run one
+  // synchronized step at a time bit for bit. Step i + 1 reads what step i
+  // wrote (RAW) and overwrites what step i read (WAR), and split plans share
+  // one workspace; a kernel reading X, or writing anything, before its
+  // dependency wait would break the match.
+  for (int fi = 0; fi < 2; ++fi) {
+    const Format f = fi ? Format::nvfp4_razer : Format::nvfp4;
+    const int64_t N = tiny ? 320 : 576, M = tiny ? 17 : 130, STEPS = 6;
+    Weights w = make_quantized(f, N, N, rng);
+    DevWeights dw;
+    upload(w, dw, false);
+    std::vector<float> xf;
+    const auto xh = make_x(M, N, true, rng, false, &xf);
+    const size_t bytes = size_t(M * N) * 2;
+    uint16_t *buf[2], *x0;
+    CK(cudaMalloc(&buf[0], bytes));
+    CK(cudaMalloc(&buf[1], bytes));
+    CK(cudaMalloc(&x0, bytes));
+    CK(cudaMemcpy(x0, xh.data(), bytes, cudaMemcpyHostToDevice));
+    std::vector<uint16_t> want(size_t(M * N)), got(size_t(M * N));
+    for (int ki = 0; ki <= nk; ++ki) {
+      if (only_kernel >= 0 && ki != only_kernel && ki != nk) continue;
+      for (int sp : {1, 3}) {
+        GemmPlan plan = ki == nk ? gemm_plan(M, dw.pw) : GemmPlan{ki, sp};
+        plan = gemm_plan_normalize(plan, M, dw.pw);
+        if (ki == nk && sp != 1) continue;
+        const size_t wsb = gemm_plan_workspace_bytes(plan, M, dw.pw);
+        void* ws = nullptr;
+        if (wsb) {
+          CK(cudaMalloc(&ws, wsb));
+          CK(gemm_workspace_init(ws, wsb, stream));
+        }
+        bool skip = false;
+        auto chain = [&](bool sync, std::vector<uint16_t>& out) {
+          CK(cudaMemcpyAsync(buf[0], x0, bytes, cudaMemcpyDeviceToDevice, stream));
+          CK(cudaMemsetAsync(buf[1], 0xFF, bytes, stream));
+          for (int i = 0; i < STEPS; ++i) {
+            const cudaError_t e = gemm_w4a16_plan(plan, buf[i & 1], DType::bf16, M, dw.pw,
+                                                  nullptr, buf[(i + 1) & 1], DType::bf16, ws,
+                                                  wsb, stream);
+            if (e == cudaErrorNoKernelImageForDevice) {
+              skip = true;
+              return;
+            }
+            CK(e);
+            if (sync) CK(cudaStreamSynchronize(stream));
+          }
+          CK(cudaStreamSynchronize(stream));
+          CK(cudaMemcpy(out.data(), buf[STEPS & 1], bytes, cudaMemcpyDeviceToHost));
+        };
+        chain(true, want);
+        if (!skip) chain(false, got);
+        if (ws) CK(cudaFree(ws));
+        if (skip) continue;
+        long diff = 0, nans = 0;
+        for (size_t i = 0; i < want.size(); ++i) {
+          diff += want[i] != got[i];
+          nans += std::isnan(half_bits_to_f32(want[i], true));
+        }
+        if (diff || nans) {
+          ++g_fail;
+          std::printf("FAIL chain kernel=%s splits=%d %s M=%lld N=K=%lld: %ld of %zu differ, "
+                      "%ld NaN\n", gemm_kernel_name(plan.kernel), plan.splits,
+                      fi ? "razer" : "nvfp4", (long long)M, (long long)N, diff, want.size(), nans);
+        } else {
+          ++g_pass;
+        }
+      }
+    }
+    CK(cudaFree(buf[0]));
+    CK(cudaFree(buf[1]));
+    CK(cudaFree(x0));
+  }
+
   std::printf("\n%-18s %6s %6s %11s %11s %11s\n", "kernel", "runs", "fails", "worst f32",
               "worst f16", "worst bf16");
   for (int ki = 0; ki <= nk; ++ki) {
