@@ -10,12 +10,17 @@
 //     included (code 1 = 0.5 is subnormal in both): "h".
 //  2. RaZeR: the sentinel code 0x8 places as 0x8000 (-0), the only half that
 //     is -0 (the encoder never emits 0x8 as a value). z = (h ^ 0x8000) | 1
-//     is 0x0001 exactly there; one set.eq.u32.f16x2 (fp16 compare of the bit
-//     patterns, also for bf16 data) gives a 0xFFFF mask per sentinel half, and
-//     h ^= mask & (R ^ 0x8000) swaps in R, the placed special value
-//     (+-svSmall / +-svBig by scale bits 7 / 6) as fp16 / bf16 bits.
+//     is 0x0001 exactly there; one set.eq.f16x2 / set.eq.bf16x2 (a compare
+//     of the bit patterns as subnormals, no flush) gives e = 1.0 there and
+//     0.0 elsewhere.
 //  3. scale: w = h * S (mul.rn.f16x2, or fma.rn.bf16x2 with a -0 addend on
-//     sm_80), S = s * 2^7 (fp16) or s * 2^119 (bf16) as half2: exact.
+//     sm_80), S = s * 2^7 (fp16) or s * 2^119 (bf16) as half2: exact. RaZeR
+//     then adds the special value: w = fma(e, R * S, w), where R * S (the
+//     placed +-svSmall / +-svBig by scale bits 7 / 6, times S) is exact per
+//     block; the sentinel's w is -0 * S, so the fma gives R * S exactly, and
+//     every other w is unchanged (0 * (R * S) + w). The merge runs on the
+//     FMA pipe: the integer pipe, which the placement already loads, bounds
+//     the GEMV (gemm_notes.md).
 // Scale bytes: nvfp4 UE4M3 (bits 6..0), nvfp4_razer E3M3 payload (bits 5..0)
 // with bit 7 = SV sign, bit 6 = svBig. S is built in fp32 by placing the
 // payload into the exponent/mantissa field and multiplying by a power of two
@@ -23,6 +28,8 @@
 #pragma once
 
 #include <cstdint>
+
+#include "gemm_layout.h"
 
 namespace razer {
 namespace gpu {
@@ -36,36 +43,55 @@ __device__ __forceinline__ uint32_t shl(uint32_t w) {
     return w >> (-SH);
 }
 
-// Step 1 for the 4 outputs of one word.
+// Step 1 for the 4 outputs of one word (bit positions: gemm_layout.h).
 template <bool BF16>
 __device__ __forceinline__ void place_word(uint32_t w, uint32_t (&h)[4]) {
   constexpr uint32_t SGN = 0x80008000u;
   constexpr uint32_t MAG = BF16 ? 0x01C001C0u : 0x0E000E00u;
-  constexpr int D = BF16 ? -3 : 0;
-  h[0] = (shl<0 + D>(w) & MAG) | (w & SGN);
-  h[1] = (shl<9 + D>(w) & MAG) | (shl<9>(w) & SGN);
-  h[2] = (shl<6 + D>(w) & MAG) | (shl<8>(w) & SGN);
-  h[3] = (shl<-3 + D>(w) & MAG) | (shl<7>(w) & SGN);
+  constexpr int P = BF16 ? 6 : 9;  // magnitude LSB of the low half
+  // (equal shifts fold into one mask of MAG | SGN)
+  h[0] = (shl<P - kWordMagPos[0]>(w) & MAG) | (shl<15 - kWordSignPos[0]>(w) & SGN);
+  h[1] = (shl<P - kWordMagPos[2]>(w) & MAG) | (shl<15 - kWordSignPos[2]>(w) & SGN);
+  h[2] = (shl<P - kWordMagPos[4]>(w) & MAG) | (shl<15 - kWordSignPos[4]>(w) & SGN);
+  h[3] = (shl<P - kWordMagPos[6]>(w) & MAG) | (shl<15 - kWordSignPos[6]>(w) & SGN);
 }
 
-// Step 2: h with sentinel halves (0x8000) replaced by R; rx2 = (R ^ 0x8000) in
-// both halves.
-__device__ __forceinline__ uint32_t razer_fix(uint32_t h, uint32_t rx2) {
+// Step 2: 1.0 where h is the sentinel, 0.0 elsewhere (fp16 / bf16 half2).
+template <bool BF16>
+__device__ __forceinline__ uint32_t razer_is_sentinel(uint32_t h) {
   const uint32_t z = (h ^ 0x80008000u) | 0x00010001u;
-  uint32_t m;
-  asm("set.eq.u32.f16x2 %0, %1, %2;" : "=r"(m) : "r"(z), "r"(0x00010001u));
-  return h ^ (m & rx2);
+  uint32_t e;
+  if constexpr (BF16) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm("set.eq.bf16x2.bf16x2 %0, %1, %2;" : "=r"(e) : "r"(z), "r"(0x00010001u));
+#else
+    // (no bf16 compare before sm_90: an fp16 compare of the same bits gives a
+    // 0xFFFF mask per half, masked down to bf16 1.0)
+    asm("set.eq.u32.f16x2 %0, %1, %2;" : "=r"(e) : "r"(z), "r"(0x00010001u));
+    e &= 0x3F803F80u;
+#endif
+  } else {
+    asm("set.eq.f16x2.f16x2 %0, %1, %2;" : "=r"(e) : "r"(z), "r"(0x00010001u));
+  }
+  return e;
 }
 
 // Step 3.
 template <bool BF16>
-__device__ __forceinline__ uint32_t hmul2(uint32_t a, uint32_t b) {
+__device__ __forceinline__ uint32_t hfma2(uint32_t a, uint32_t b, uint32_t c) {
   uint32_t d;
   if constexpr (BF16) {
-    asm("fma.rn.bf16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(0x80008000u));
+    asm("fma.rn.bf16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
   } else {
-    asm("mul.rn.f16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+    asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
   }
+  return d;
+}
+template <bool BF16>
+__device__ __forceinline__ uint32_t hmul2(uint32_t a, uint32_t b) {
+  if constexpr (BF16) return hfma2<true>(a, b, 0x80008000u);
+  uint32_t d;
+  asm("mul.rn.f16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
   return d;
 }
 
@@ -90,11 +116,12 @@ __device__ __forceinline__ uint32_t scale2(uint32_t byte) {
   return d;
 }
 
-// (R ^ 0x8000) in both halves for a RaZeR scale byte; r_small / r_big are the
-// placed magnitudes (fp16 bits of sv * 2^-14 or bf16 bits of sv * 2^-126).
-__device__ __forceinline__ uint32_t razer_rx2(uint32_t byte, uint32_t r_small, uint32_t r_big) {
+// R (the placed special value of a RaZeR scale byte, with its sign) in both
+// halves; r_small / r_big are the placed magnitudes (fp16 bits of sv * 2^-14
+// or bf16 bits of sv * 2^-126).
+__device__ __forceinline__ uint32_t razer_r2(uint32_t byte, uint32_t r_small, uint32_t r_big) {
   const uint32_t r = ((byte & 0x40u) ? r_big : r_small) | ((byte & 0x80u) << 8);
-  return (r ^ 0x8000u) * 0x00010001u;
+  return r * 0x00010001u;
 }
 
 // Decode one (row group, super-tile) lane piece: q = the lane's 16 code bytes
@@ -107,10 +134,10 @@ __device__ __forceinline__ void decode_rows(const uint4& q, uint32_t sc, uint32_
   const uint32_t b_lo = sc & 0xFFu, b_hi = (sc >> 8) & 0xFFu;
   const uint32_t s_lo = scale2<BF16, RAZER>(b_lo);
   const uint32_t s_hi = scale2<BF16, RAZER>(b_hi);
-  uint32_t rx_lo = 0, rx_hi = 0;
+  uint32_t rs_lo = 0, rs_hi = 0;  // R * S
   if constexpr (RAZER) {
-    rx_lo = razer_rx2(b_lo, r_small, r_big);
-    rx_hi = razer_rx2(b_hi, r_small, r_big);
+    rs_lo = hmul2<BF16>(razer_r2(b_lo, r_small, r_big), s_lo);
+    rs_hi = hmul2<BF16>(razer_r2(b_hi, r_small, r_big), s_hi);
   }
   const uint32_t words[4] = {q.x, q.y, q.z, q.w};
 #pragma unroll
@@ -120,9 +147,9 @@ __device__ __forceinline__ void decode_rows(const uint4& q, uint32_t sc, uint32_
     place_word<BF16>(words[wi], h);
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
-      uint32_t v = h[j];
-      if constexpr (RAZER) v = razer_fix(v, hi_row ? rx_hi : rx_lo);
-      v = hmul2<BF16>(v, hi_row ? s_hi : s_lo);
+      uint32_t v = hmul2<BF16>(h[j], hi_row ? s_hi : s_lo);
+      if constexpr (RAZER)
+        v = hfma2<BF16>(razer_is_sentinel<BF16>(h[j]), hi_row ? rs_hi : rs_lo, v);
       // word 0 / 2: elements 0..7, word 1 / 3: elements 8..15.
       (hi_row ? hi : lo)[4 * (wi & 1) + j] = v;
     }
