@@ -310,7 +310,10 @@ __global__ void __launch_bounds__(C::THREADS, 1) w4a16_wgmma_kernel(const GemmAr
   // The 4 wgmma of a stage accumulate into tmp, a chain over CHAIN stages
   // (256 k) that is then added to acc in binary32 RN. One stage's wgmma group
   // stays in flight while the next is issued; a slot is released (empty)
-  // once the group that read it has completed.
+  // once the group that read it has completed. The chain is one unrolled
+  // body that ends with every group complete: with the groups of a chain
+  // still in flight across the loop's back edge, ptxas inserted a full wait
+  // there (C7517) and each stage's wgmma ran alone.
   constexpr int CHAIN = 4;
   auto release = [&](int stage) { mbar_arrive(empty(stage % STAGES)); };
   float acc[64], tmp[64];
@@ -318,35 +321,34 @@ __global__ void __launch_bounds__(C::THREADS, 1) w4a16_wgmma_kernel(const GemmAr
   for (int r = 0; r < 64; ++r) acc[r] = tmp[r] = 0.0f;
 
 #pragma unroll 1
-  for (int i = 0; i < nst; ++i) {
-    const int slot = i % STAGES;
-    mbar_wait(full(slot), (i / STAGES) & 1);
-    const uint64_t da = smem_desc(x_tile(slot) + cwg * 64 * 128);
-    const uint64_t db = smem_desc(w_tile(slot));
-    const bool fresh = i % CHAIN == 0;
+  for (int i0 = 0; i0 < nst; i0 += CHAIN) {
+    const int n = min(CHAIN, nst - i0);
 #pragma unroll
-    for (int r = 0; r < 64; ++r) reg_fence(tmp[r]);
-    asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+    for (int c = 0; c < CHAIN; ++c) {
+      if (c < n) {
+        const int i = i0 + c;
+        const int slot = i % STAGES;
+        mbar_wait(full(slot), (i / STAGES) & 1);
+        const uint64_t da = smem_desc(x_tile(slot) + cwg * 64 * 128);
+        const uint64_t db = smem_desc(w_tile(slot));
+        asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
 #pragma unroll
-    for (int kk = 0; kk < 4; ++kk)  // k16 steps: +32 bytes inside the swizzled rows
-      wgmma_n128<C::BF16>(tmp, da + 2 * kk, db + 2 * kk, (fresh && kk == 0) ? 0 : 1);
-    asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
-#pragma unroll
-    for (int r = 0; r < 64; ++r) reg_fence(tmp[r]);
-    const bool chain_end = (i + 1) % CHAIN == 0 || i + 1 == nst;
-    if (chain_end) {
-      asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
-#pragma unroll
-      for (int r = 0; r < 64; ++r) reg_fence(tmp[r]);
-      if (!fresh) release(i - 1);
-      release(i);
-#pragma unroll
-      for (int r = 0; r < 64; ++r) acc[r] = __fadd_rn(acc[r], tmp[r]);
-    } else if (!fresh) {
-      // Stage i - 1's group has completed once at most one (stage i's) is pending.
-      asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory");
-      release(i - 1);
+        for (int kk = 0; kk < 4; ++kk)  // k16 steps: +32 bytes inside the swizzled rows
+          wgmma_n128<C::BF16>(tmp, da + 2 * kk, db + 2 * kk, (c == 0 && kk == 0) ? 0 : 1);
+        asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+        if (c > 0) {
+          // Stage i - 1's group has completed once at most one (stage i's) is pending.
+          asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory");
+          release(i - 1);
+        }
+      }
     }
+    asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+#pragma unroll
+    for (int r = 0; r < 64; ++r) reg_fence(tmp[r]);
+    release(i0 + n - 1);
+#pragma unroll
+    for (int r = 0; r < 64; ++r) acc[r] = __fadd_rn(acc[r], tmp[r]);
   }
 
   pdl_wait();  // (returned long ago in the producers; the stores below need it here too)
