@@ -593,14 +593,27 @@ class Runner {
   }
 
   // A short estimate, then enough launches per replay to last about replay_us.
+  // The GPU lowers its clocks under the power draw of long tensor-core runs
+  // and raises them again only after a while: a light kernel timed right
+  // after reads slow (H100: the nvfp4_razer GEMV 57344x8192 M=1, bound by
+  // instruction issue, took 138 to 193 us right after the M = 4096 rows and
+  // 122 us alone). So a light measurement that follows a heavy one (a launch
+  // of 1 ms or more) starts after the GPU idled for kSettleMs.
   template <class Body>
   Timing Measure(Body& body, int min_launches) {
+    constexpr double kHeavyUs = 1000.0;
+    constexpr int kSettleMs = 1000;
     const Timing estimate = TimeLaunches(2, 1, 1, body);
+    const bool heavy = estimate.us >= kHeavyUs;
+    if (last_heavy_ && !heavy) usleep(kSettleMs * 1000);
+    last_heavy_ = heavy;
     const double want = std::ceil(o_.replay_us / std::max(estimate.us, 0.5));
     const int launches =
         int(std::min<double>(std::max<double>(want, std::max(3, min_launches)), std::max(3, o_.max_launches)));
     return TimeLaunches(launches, o_.warmup, o_.repeats, body);
   }
+
+  bool last_heavy_ = false;  // the last measurement's launches took >= 1 ms (Measure)
 
   void Setup();
   void MeasureBandwidth();
