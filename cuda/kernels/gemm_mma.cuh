@@ -57,6 +57,9 @@ __device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, int sr
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
                "r"(src_bytes));
 }
+__device__ __forceinline__ void prefetch_l2(const void* p) {
+  asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
+}
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int N>
 __device__ __forceinline__ void cp_async_wait() {
@@ -275,6 +278,20 @@ __global__ void __launch_bounds__(C::THREADS, C::MINB) w4a16_mma_kernel(const Ge
   for (int j = 0; j < SPS; ++j)
 #pragma unroll
     for (int r = 0; r < RPW; ++r) load_q(0, j, r, w.q[j][r], true);
+  // Stage 1's code bytes (the super-tiles after stage 0 are contiguous per
+  // row group) into L2, so that while the previous kernel drains this CTA
+  // streams two stages. (Prefetching the CTA's whole K range measured slower
+  // on the tall shapes: more than the L2 holds, evicted before use.)
+#pragma unroll 1
+  for (int r = 0; r < RPW; ++r) {
+    const int rg = rg_base + r;
+    if (rg >= a.RG || nst <= SPS) break;
+    const char* p = reinterpret_cast<const char*>(a.codes) +
+                    (int64_t(rg) * a.ST + st0 + SPS) * kPackTileBytes;
+    const int bytes = min(nst - SPS, SPS) * kPackTileBytes;
+#pragma unroll 1
+    for (int off = lane * 128; off < bytes; off += 32 * 128) prefetch_l2(p + off);
+  }
   pdl_wait();
 #pragma unroll
   for (int s = 0; s < STAGES - 1; ++s) {
