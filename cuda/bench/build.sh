@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUTDIR=${1:-build_gemm}
 ARCH=${2:--gencode arch=compute_90a,code=sm_90a}
-FLAGS="-std=c++17 -O3 $ARCH -I cuda -Xcompiler -ffp-contract=off"
+FLAGS="-std=c++17 -O3 $ARCH -I cuda -Xcompiler -ffp-contract=off ${EXTRA_NVCC_FLAGS:-}"
 mkdir -p "$OUTDIR"
 KOBJ=()
 pids=()

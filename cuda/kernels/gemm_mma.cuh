@@ -25,6 +25,12 @@
 #define RZ_GEMM_TWO_LEVEL_ACC 1
 #endif
 
+// Stages of code bytes past the first that a CTA prefetches into L2 before
+// waiting for the previous kernel (see the kernel's prologue).
+#ifndef RZ_GEMM_L2_PREFETCH_STAGES
+#define RZ_GEMM_L2_PREFETCH_STAGES 1
+#endif
+
 namespace razer {
 namespace gpu {
 
@@ -288,7 +294,7 @@ __global__ void __launch_bounds__(C::THREADS, C::MINB) w4a16_mma_kernel(const Ge
     if (rg >= a.RG || nst <= SPS) break;
     const char* p = reinterpret_cast<const char*>(a.codes) +
                     (int64_t(rg) * a.ST + st0 + SPS) * kPackTileBytes;
-    const int bytes = min(nst - SPS, SPS) * kPackTileBytes;
+    const int bytes = min(nst - SPS, RZ_GEMM_L2_PREFETCH_STAGES * SPS) * kPackTileBytes;
 #pragma unroll 1
     for (int off = lane * 128; off < bytes; off += 32 * 128) prefetch_l2(p + off);
   }
