@@ -150,6 +150,24 @@ __device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], 
   }
 }
 
+// Split-K: called by every thread of the group that wrote the CTA's partials
+// (sync() is that group's barrier, leader one of its threads). Returns true
+// in the last CTA of the tile to arrive, which then sums the partials; the
+// fences make every CTA's partials visible to it. The counter is reset by
+// that CTA after its sum (the workspace contract: zero between calls).
+template <class Sync>
+__device__ __forceinline__ bool split_k_last(unsigned* counter, int splits, bool leader,
+                                             Sync&& sync) {
+  __shared__ unsigned s_last;
+  __threadfence();
+  sync();
+  if (leader) s_last = atomicAdd(counter, 1u) == unsigned(splits - 1) ? 1u : 0u;
+  sync();
+  const bool last = s_last != 0u;
+  if (last) __threadfence();
+  return last;
+}
+
 __device__ __forceinline__ void store_out(void* y, int y_dtype, int64_t idx, float v) {
   if (y_dtype == 0) {
     static_cast<float*>(y)[idx] = v;
@@ -382,16 +400,7 @@ __global__ void __launch_bounds__(C::THREADS, C::MINB) w4a16_mma_kernel(const Ge
           if (m0 + ml < a.M) __stcg(part + split * tile_elems + int64_t(ml) * C::NT + nl,
                                    acc[r][nb][i]);
         }
-    __threadfence();
-    __syncthreads();
-    __shared__ unsigned s_last;
-    if (tid == 0) {
-      const unsigned old = atomicAdd(a.counters + tile_id, 1u);
-      s_last = (old == unsigned(a.splits - 1)) ? 1u : 0u;
-    }
-    __syncthreads();
-    if (s_last == 0u) return;
-    __threadfence();
+    if (!split_k_last(a.counters + tile_id, a.splits, tid == 0, [] { __syncthreads(); })) return;
 #pragma unroll
     for (int r = 0; r < RPW; ++r)
 #pragma unroll

@@ -374,16 +374,7 @@ __global__ void __launch_bounds__(C::THREADS, 1) w4a16_wgmma_kernel(const GemmAr
         __stcg(reinterpret_cast<float2*>(part + split * tile_elems + int64_t(ml) * NT + nl),
                make_float2(acc[i], acc[i + 1]));
     });
-    __threadfence();
-    consumer_sync();
-    __shared__ unsigned s_last;
-    if (ctid == 0) {
-      const unsigned old = atomicAdd(a.counters + tile_id, 1u);
-      s_last = (old == unsigned(a.splits - 1)) ? 1u : 0u;
-    }
-    consumer_sync();
-    if (s_last == 0u) return;
-    __threadfence();
+    if (!split_k_last(a.counters + tile_id, a.splits, ctid == 0, consumer_sync)) return;
     // The last CTA sums the partials in split order (deterministic).
     each_pair([&](int ml, int nl, int i) {
       float s0 = 0.0f, s1 = 0.0f;
