@@ -509,6 +509,39 @@ describe.skipIf(!gate.hasGpu)('gemmW4A16Gpu vs referenceGemmW4A16 (SPEC §4)', (
     for (const t of [w1, w2, x0, x1, y]) t.dispose();
   });
 
+  it('back-to-back GEMMs ping-ponging two buffers (each reads what the last wrote, and overwrites what it read) match awaiting every call', async () => {
+    // On sm_90 a GEMM launches while the previous one drains and waits for it
+    // before touching X or its output (programmatic dependent launch): a wait
+    // in the wrong place shows up here as different bits. M = 3 runs the
+    // split-K GEMV, M = 150 the tile kernels; 6 steps of each, both formats.
+    const K = 1024;
+    for (const [M, format] of [
+      [3, 'nvfp4'],
+      [150, 'nvfp4_razer'],
+    ] as const) {
+      const wq = quantize(draw('gaussian', K, K, 820 + M), [K, K], format);
+      const w = GpuWeight.fromQuantizedSync(wq);
+      const x0 = await upload(draw('gaussian', M, K, 830 + M), 'bf16', [M, K]);
+      const chain = async (awaitEach: boolean) => {
+        const buf = [await poisoned('bf16', [M, K]), await poisoned('bf16', [M, K])];
+        const pending: Promise<unknown>[] = [];
+        for (let i = 0; i < 6; i++) {
+          const call = gemmW4A16Gpu(i === 0 ? x0 : buf[(i + 1) & 1], w, { out: buf[i & 1] });
+          if (awaitEach) await call;
+          else pending.push(call);
+        }
+        await Promise.all(pending);
+        const out = await buf[1].toHost(); // step 5 wrote buf[1]
+        for (const b of buf) b.dispose();
+        return out;
+      };
+      const [want, got] = [await chain(true), await chain(false)];
+      expect(sameBytes(got, want), `M=${M} ${format}`).toBe(true);
+      expect([...(want as Uint16Array)].every((v) => Number.isFinite(bf16ToF32(v))), 'every output written, finite').toBe(true);
+      for (const t of [w, x0]) t.dispose();
+    }
+  });
+
   it('disposing inputs while a call is in flight lets it finish', async () => {
     const [M, N, K] = [16, 200, 4112];
     const wq = quantize(draw('studentT3', N, K, 900), [N, K], 'nvfp4');
