@@ -50,10 +50,10 @@ __device__ __forceinline__ void place_word(uint32_t w, uint32_t (&h)[4]) {
   constexpr uint32_t MAG = BF16 ? 0x01C001C0u : 0x0E000E00u;
   constexpr int P = BF16 ? 6 : 9;  // magnitude LSB of the low half
   // (equal shifts fold into one mask of MAG | SGN)
-  h[0] = (shl<P - kWordMagPos[0]>(w) & MAG) | (shl<15 - kWordSignPos[0]>(w) & SGN);
-  h[1] = (shl<P - kWordMagPos[2]>(w) & MAG) | (shl<15 - kWordSignPos[2]>(w) & SGN);
-  h[2] = (shl<P - kWordMagPos[4]>(w) & MAG) | (shl<15 - kWordSignPos[4]>(w) & SGN);
-  h[3] = (shl<P - kWordMagPos[6]>(w) & MAG) | (shl<15 - kWordSignPos[6]>(w) & SGN);
+  h[0] = (shl<P - rz_word_mag_pos(0)>(w) & MAG) | (shl<15 - rz_word_sign_pos(0)>(w) & SGN);
+  h[1] = (shl<P - rz_word_mag_pos(2)>(w) & MAG) | (shl<15 - rz_word_sign_pos(2)>(w) & SGN);
+  h[2] = (shl<P - rz_word_mag_pos(4)>(w) & MAG) | (shl<15 - rz_word_sign_pos(4)>(w) & SGN);
+  h[3] = (shl<P - rz_word_mag_pos(6)>(w) & MAG) | (shl<15 - rz_word_sign_pos(6)>(w) & SGN);
 }
 
 // Step 2: 1.0 where h is the sentinel, 0.0 elsewhere (fp16 / bf16 half2).

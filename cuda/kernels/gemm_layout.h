@@ -86,27 +86,30 @@ RZ_HD RZ_FORCEINLINE int64_t packed_scale_offset(const PackedLayout& l, int64_t 
 // shifts; left shifts become IMAD.SHL on the FMA pipe), which bound the GEMV:
 // bf16 8 per word (j = 1 one mask, shift 3 for both parts), fp16 7 (j = 3
 // one mask, no shift).
-//                                   e0  e1  e2  e3  e4  e5  e6  e7
-constexpr int kWordMagPos[8] = {0, 16, 3, 19, 6, 22, 9, 25};
-constexpr int kWordSignPos[8] = {13, 29, 12, 28, 14, 30, 15, 31};
+// Code i's magnitude LSB / sign bit: one table for the host, the device
+// kernels and the decode's compile-time shifts (a constexpr function, unlike
+// a namespace-scope constexpr array, is usable in device code everywhere).
+RZ_HD constexpr int rz_word_mag_pos(int i) {
+  //            e0  e1  e2  e3  e4  e5  e6  e7
+  return i == 0 ? 0 : i == 1 ? 16 : i == 2 ? 3 : i == 3 ? 19
+       : i == 4 ? 6 : i == 5 ? 22 : i == 6 ? 9 : 25;
+}
+RZ_HD constexpr int rz_word_sign_pos(int i) {
+  return i == 0 ? 13 : i == 1 ? 29 : i == 2 ? 12 : i == 3 ? 28
+       : i == 4 ? 14 : i == 5 ? 30 : i == 6 ? 15 : 31;
+}
 
 RZ_HD RZ_FORCEINLINE uint32_t rz_pack_word(const uint8_t* code8) {
-  // (constexpr arrays are not visible in device code from host constexpr
-  // context on every toolchain; spell the positions out.)
-  const int mag[8] = {0, 16, 3, 19, 6, 22, 9, 25};
-  const int sgn[8] = {13, 29, 12, 28, 14, 30, 15, 31};
   uint32_t w = 0;
   for (int i = 0; i < 8; ++i) {
-    w |= uint32_t(code8[i] & 7u) << mag[i];
-    w |= uint32_t((code8[i] >> 3) & 1u) << sgn[i];
+    w |= uint32_t(code8[i] & 7u) << rz_word_mag_pos(i);
+    w |= uint32_t((code8[i] >> 3) & 1u) << rz_word_sign_pos(i);
   }
   return w;
 }
 
 RZ_HD RZ_FORCEINLINE uint8_t rz_unpack_word(uint32_t w, int i) {
-  const int mag[8] = {0, 16, 3, 19, 6, 22, 9, 25};
-  const int sgn[8] = {13, 29, 12, 28, 14, 30, 15, 31};
-  return uint8_t(((w >> mag[i]) & 7u) | (((w >> sgn[i]) & 1u) << 3));
+  return uint8_t(((w >> rz_word_mag_pos(i)) & 7u) | (((w >> rz_word_sign_pos(i)) & 1u) << 3));
 }
 
 }  // namespace gpu
