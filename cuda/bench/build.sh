@@ -12,7 +12,7 @@ FLAGS="-std=c++17 -O3 $ARCH -I cuda -Xcompiler -ffp-contract=off ${EXTRA_NVCC_FL
 mkdir -p "$OUTDIR"
 KOBJ=()
 pids=()
-for s in kernels/prepack kernels/dispatch kernels/gemm_w4a16 kernels/gemm_w4a16_nvfp4_f16 \
+for s in kernels/prepack kernels/dispatch kernels/x_permute kernels/gemm_w4a16 kernels/gemm_w4a16_nvfp4_f16 \
          kernels/gemm_w4a16_nvfp4_bf16 kernels/gemm_w4a16_razer_f16 kernels/gemm_w4a16_razer_bf16 \
          tests/gemm_check bench/gemm_bench; do
   o="$OUTDIR/$(basename "$s").o"

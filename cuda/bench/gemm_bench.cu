@@ -292,17 +292,24 @@ int main(int argc, char** argv) {
     PackedWeights pw;
     CK(cudaMalloc(&packed, pbytes));
     CK(prepack(v, packed, pbytes, s, &pw));
-    const size_t wsb = gemm_workspace_bytes(M, pw);
+    // RZ_ONE_KERNEL=name[:splits] profiles that kernel instead of the dispatcher's.
+    GemmPlan p = gemm_plan(M, pw);
+    if (const char* want = std::getenv("RZ_ONE_KERNEL")) {
+      const char* colon = std::strchr(want, ':');
+      const std::string name = colon ? std::string(want, colon) : std::string(want);
+      for (int k = 0; k < gemm_kernel_count(); ++k)
+        if (name == gemm_kernel_name(k)) p = gemm_plan_normalize({k, colon ? std::atoi(colon + 1) : 1}, M, pw);
+    }
+    const size_t wsb = gemm_plan_workspace_bytes(p, M, pw);
     void* ws = nullptr;
     if (wsb) {
       CK(cudaMalloc(&ws, wsb));
       CK(gemm_workspace_init(ws, wsb, s));
     }
-    const GemmPlan p = gemm_plan(M, pw);
     std::printf("one: M=%lld N=%lld K=%lld %s -> %s splits %d\n", (long long)M, (long long)N,
                 (long long)K, one[3] ? "razer" : "nvfp4", gemm_kernel_name(p.kernel), p.splits);
     for (int i = 0; i < 3; ++i)
-      CK(gemm_w4a16(x, DType::bf16, M, pw, nullptr, y, DType::bf16, ws, wsb, s));
+      CK(gemm_w4a16_plan(p, x, DType::bf16, M, pw, nullptr, y, DType::bf16, ws, wsb, s));
     CK(cudaStreamSynchronize(s));
     return 0;
   }

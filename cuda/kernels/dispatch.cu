@@ -60,10 +60,10 @@ constexpr DispatchRow kDispatch[] = {
     {80, 999, 16, 0, "gemv_m16_r1w8"},
     {80, 999, 32, 0, "skinny_m32_r2w8"},
     {80, 999, 64, 0, "skinny_m64_r1w8"},
-    {90, 90, 128, 6144, "wgmma_m128_p2"},
+    {90, 90, 128, 6144, "wgmma_n128"},
     {80, 999, 128, 16384, "tile_m128_r2w8"},
     {80, 999, 128, 0, "skinny_m64_r1w8"},
-    {90, 90, INT64_MAX, 0, "wgmma_m128_p2"},
+    {90, 90, INT64_MAX, 0, "wgmma_n128"},
     {80, 999, INT64_MAX, 0, "tile_m128_r2w8"},
 };
 
@@ -125,17 +125,25 @@ int64_t output_tiles(const GemmKernelInfo& k, int64_t M, int64_t N) {
 }
 
 struct WorkspaceLayout {
-  size_t counters_bytes = 0, partials_offset = 0, total = 0;
+  size_t counters_bytes = 0, partials_offset = 0, xperm_offset = 0, total = 0;
 };
 
-WorkspaceLayout workspace_layout(const GemmKernelInfo& k, int splits, int64_t M, int64_t N) {
+// [counter region][partials, when split][permuted X, for the xperm kernels]
+WorkspaceLayout workspace_layout(const GemmKernelInfo& k, int splits, int64_t M, int64_t N,
+                                 int64_t K) {
   WorkspaceLayout w;
-  if (splits <= 1) return w;
+  if (splits <= 1 && !k.xperm) return w;
   const int64_t tiles = output_tiles(k, M, N);
-  w.counters_bytes = size_t(tiles) * sizeof(unsigned);
   w.partials_offset = kCounterRegionBytes;
-  w.total = w.partials_offset + size_t(tiles) * size_t(splits) * size_t(k.mt) * size_t(k.nt) *
-                                    sizeof(float);
+  w.total = w.partials_offset;
+  if (splits > 1) {
+    w.counters_bytes = size_t(tiles) * sizeof(unsigned);
+    w.total += size_t(tiles) * size_t(splits) * size_t(k.mt) * size_t(k.nt) * sizeof(float);
+  }
+  if (k.xperm) {
+    w.xperm_offset = (w.total + 255) / 256 * 256;
+    w.total = w.xperm_offset + x_permute_bytes(M, K);
+  }
   return w;
 }
 
@@ -207,7 +215,7 @@ GemmPlan gemm_plan(int64_t M, const PackedWeights& w) {
 size_t gemm_plan_workspace_bytes(GemmPlan plan, int64_t M, const PackedWeights& w) {
   plan = gemm_plan_normalize(plan, M, w);
   if (plan.kernel < 0) return 0;
-  return workspace_layout(kGemmKernels[plan.kernel], plan.splits, M, w.N).total;
+  return workspace_layout(kGemmKernels[plan.kernel], plan.splits, M, w.N, w.K).total;
 }
 
 size_t gemm_workspace_bytes(int64_t M, const PackedWeights& w) {
@@ -238,7 +246,7 @@ cudaError_t gemm_w4a16_plan(GemmPlan plan, const void* x, DType x_dtype, int64_t
   }
   const int64_t mt = m_tiles(k, M);
   if (mt > 65535) return cudaErrorInvalidValue;
-  const WorkspaceLayout wl = workspace_layout(k, plan.splits, M, w.N);
+  const WorkspaceLayout wl = workspace_layout(k, plan.splits, M, w.N, w.K);
   if (wl.total > 0 &&
       (workspace == nullptr || workspace_bytes < wl.total ||
        (reinterpret_cast<uintptr_t>(workspace) & 15) != 0))
@@ -283,8 +291,15 @@ cudaError_t gemm_w4a16_plan(GemmPlan plan, const void* x, DType x_dtype, int64_t
     a.counters = static_cast<unsigned*>(workspace);
     a.partials = reinterpret_cast<float*>(static_cast<char*>(workspace) + wl.partials_offset);
   }
+  const bool pdl = pdl_enabled();
+  if (k.xperm) {
+    void* xp = static_cast<char*>(workspace) + wl.xperm_offset;
+    const cudaError_t e = x_permute(x, M, w.K, xp, stream, pdl);
+    if (e != cudaSuccess) return e;
+    a.x = xp;
+  }
   const dim3 grid(unsigned((w.N + k.nt - 1) / k.nt), unsigned(plan.splits), unsigned(mt));
-  return k.fn[razer ? 1 : 0][bf16 ? 1 : 0](a, grid, stream, pdl_enabled());
+  return k.fn[razer ? 1 : 0][bf16 ? 1 : 0](a, grid, stream, pdl);
 }
 
 cudaError_t gemm_w4a16(const void* x, DType x_dtype, int64_t M, const PackedWeights& w,

@@ -1,4 +1,5 @@
-// W4A16 GEMM on the GPU (Ampere and Hopper, mma.sync): Y = X · Ŵᵀ (+ bias).
+// W4A16 GEMM on the GPU (Ampere and Hopper: mma.sync, and wgmma on sm_90a):
+// Y = X · Ŵᵀ (+ bias).
 //
 // X fp16 or bf16 [M, K] row-major (16-byte aligned base), Ŵ an nvfp4 (or
 // nvfp4_4over6 data) or nvfp4_razer weight [N, K] in the PREPACKED layout
@@ -20,7 +21,8 @@
 // workspace (gemm_workspace_init, or any cudaMemset to 0); every call leaves
 // them at zero again, and they sit in a fixed region that partials never
 // touch, so one zeroed workspace serves calls of every shape in turn (one
-// stream at a time).
+// stream at a time). The wgmma kernel (sm_90a, M > 64) also keeps a K-permuted
+// copy of X there (about the size of X, written by each call before its GEMM).
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -57,7 +59,8 @@ cudaError_t prepack(const QuantizedView& w, void* out, size_t out_bytes, cudaStr
 
 // ---- GEMM ----
 // Workspace the dispatcher's choice for (M, w) needs on the current device
-// (0 when it does not split K). gemm_w4a16 accepts any larger workspace.
+// (0 when it neither splits K nor permutes X). gemm_w4a16 accepts any larger
+// workspace.
 size_t gemm_workspace_bytes(int64_t M, const PackedWeights& w);
 
 // Zeroes a workspace (once, after allocating it).

@@ -26,12 +26,10 @@ namespace gpu {
   X("tile_m128_r1w8", 16, 1, 8, 2, 3, 1, 1)       \
   X("tile_m128_r2w8", 16, 2, 8, 1, 4, 1, 1)
 
-// The wgmma configurations (sm_90a): X(name, CWG, PWG, STAGES, OCC); M tile
-// 64 * CWG, N tile 128, STAGES slots in the ring.
-#define RZ_WGMMA_CONFIGS(X)          \
-  X("wgmma_m64_p2", 1, 2, 8, 1)      \
-  X("wgmma_m128_p1", 2, 1, 6, 1)     \
-  X("wgmma_m128_p2", 2, 2, 6, 1)
+// The wgmma configurations (sm_90a): X(name, CWG, STAGES, CHAIN, OCC); N tile
+// 64 * CWG, M tile 128, STAGES slots in the ring, accumulation chains of CHAIN
+// stages. They read the K-permuted X (x_permute) from the workspace.
+#define RZ_WGMMA_CONFIGS(X) X("wgmma_n128", 2, 8, 16, 1)
 
 using GemmLaunchFn = cudaError_t (*)(const GemmArgs&, dim3 grid, cudaStream_t, bool pdl);
 using GemmOccFn = int (*)();  // resident CTAs per SM on the current device (0 on error)
@@ -43,6 +41,7 @@ struct GemmKernelInfo {
   int mt, nt;        // M tile, N tile
   int smem;          // dynamic shared memory bytes
   int occupancy;     // CTAs per SM the dispatcher plans with
+  bool xperm;        // reads the K-permuted copy of X (x_permute) from the workspace
   GemmLaunchFn fn[2][2];  // [razer][bf16]
   GemmOccFn occ[2][2];
 };
@@ -86,10 +85,15 @@ int gemm_occupancy();
   gemm_launch<GemmCfg<BF16, RAZER, NB, RPW, WARPS, SPS, STAGES, MINB>>(const GemmArgs&,   \
                                                                       dim3, cudaStream_t, bool); \
   PREFIX template int gemm_occupancy<GemmCfg<BF16, RAZER, NB, RPW, WARPS, SPS, STAGES, MINB>>();
-#define RZ_GEMM_WGMMA_ONE(PREFIX, BF16, RAZER, NAME, CWG, PWG, STAGES, OCC)                   \
-  PREFIX template cudaError_t gemm_launch<WgmmaCfg<BF16, RAZER, CWG, PWG, STAGES>>(           \
+#define RZ_GEMM_WGMMA_ONE(PREFIX, BF16, RAZER, NAME, CWG, STAGES, CHAIN, OCC)              \
+  PREFIX template cudaError_t gemm_launch<WgmmaCfg<BF16, RAZER, CWG, STAGES, CHAIN>>(       \
       const GemmArgs&, dim3, cudaStream_t, bool);                                             \
-  PREFIX template int gemm_occupancy<WgmmaCfg<BF16, RAZER, CWG, PWG, STAGES>>();
+  PREFIX template int gemm_occupancy<WgmmaCfg<BF16, RAZER, CWG, STAGES, CHAIN>>();
+
+// The K-permuted copy of X [M, K] (x_permute.cu): its size, and the launch
+// (pdl as gemm_launch).
+size_t x_permute_bytes(int64_t M, int64_t K);
+cudaError_t x_permute(const void* x, int64_t M, int64_t K, void* xp, cudaStream_t stream, bool pdl);
 
 // Explicit instantiations live in gemm_w4a16_{nvfp4,razer}_{f16,bf16}.cu (one
 // per format x X dtype, so a build compiles them in parallel).

@@ -99,6 +99,14 @@ RZ_HD constexpr int rz_word_sign_pos(int i) {
        : i == 4 ? 14 : i == 5 ? 30 : i == 6 ? 15 : 31;
 }
 
+// The K order of X for the register-A wgmma kernel (gemm_wgmma.cuh,
+// x_permute.cu): 4-byte word w (0..31, one k pair) of a permuted super-tile
+// holds physical word rz_xperm_word(w) = 8 (w % 4) + w / 4 of the same
+// super-tile, so 16-byte chunk c holds words c, 8 + c, 16 + c, 24 + c: the
+// pairs {2t, 2t+1} / {2t+8, 2t+9} of k16 step tau are physical elements
+// 16 t + 4 tau + {0, 1} / {2, 3}, the order of decode_fragment.
+RZ_HD constexpr int rz_xperm_word(int w) { return 8 * (w & 3) + (w >> 2); }
+
 RZ_HD RZ_FORCEINLINE uint32_t rz_pack_word(const uint8_t* code8) {
   uint32_t w = 0;
   for (int i = 0; i < 8; ++i) {
