@@ -401,21 +401,28 @@ __global__ void __launch_bounds__(C::THREADS, C::MINB) w4a16_mma_kernel(const Ge
                                    acc[r][nb][i]);
         }
     if (!split_k_last(a.counters + tile_id, a.splits, tid == 0, [] { __syncthreads(); })) return;
+    // The last CTA sums the partials in split order (deterministic); the split
+    // loop is the outer one, so each split's loads are in flight together.
 #pragma unroll
     for (int r = 0; r < RPW; ++r)
 #pragma unroll
       for (int nb = 0; nb < NB; ++nb)
 #pragma unroll
-        for (int i = 0; i < 4; ++i) {
-          const int ml = nb * 8 + 2 * t + (i & 1);
-          const int nl = n_local0 + r * 16 + 8 * (i >> 1);
-          float s = 0.0f;
-          if (m0 + ml < a.M) {
-            for (int sp = 0; sp < a.splits; ++sp)
-              s = __fadd_rn(s, __ldcg(part + sp * tile_elems + int64_t(ml) * C::NT + nl));
+        for (int i = 0; i < 4; ++i) acc[r][nb][i] = 0.0f;
+#pragma unroll 1
+    for (int sp = 0; sp < a.splits; ++sp)
+#pragma unroll
+      for (int r = 0; r < RPW; ++r)
+#pragma unroll
+        for (int nb = 0; nb < NB; ++nb)
+#pragma unroll
+          for (int i = 0; i < 4; ++i) {
+            const int ml = nb * 8 + 2 * t + (i & 1);
+            const int nl = n_local0 + r * 16 + 8 * (i >> 1);
+            if (m0 + ml < a.M)
+              acc[r][nb][i] = __fadd_rn(
+                  acc[r][nb][i], __ldcg(part + sp * tile_elems + int64_t(ml) * C::NT + nl));
           }
-          acc[r][nb][i] = s;
-        }
     if (tid == 0) a.counters[tile_id] = 0u;  // leave the workspace ready for the next call
   }
 

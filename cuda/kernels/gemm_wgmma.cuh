@@ -28,7 +28,7 @@
 // Accumulation: chains of CHAIN stages added in binary32 RN, as the mma.sync
 // kernels do per super-tile (1024 k per chain measured within 1.3e-6 of the
 // reference at K = 28672). Split-K and the workspace contract as the mma.sync
-// kernels; partials [tile][split][NT][MT].
+// kernels; partials [tile][split][MT][NT].
 // (It replaced a kernel whose producer warpgroups decoded W into a shared
 // tile for wgmma with both operands in shared memory: 1.2-1.35x slower,
 // bound by the producers' per-stage instructions and proxy fences.)
@@ -299,52 +299,74 @@ __global__ void __launch_bounds__(C::THREADS, 1) w4a16_wgmma_kernel(const GemmAr
 
   pdl_wait();  // (done in the producer; the stores below need it in this thread too)
 
-  // ---- epilogue. acc[4 j + 2 h + c]: W row (n) nl = 64 cwg + 16 warp + g + 8 h,
-  // token (m) ml = 8 j + 2 t + c. each_pair(f) calls f(nl, ml, i) for the
-  // pairs acc[i], acc[i + 1] (tokens ml, ml + 1 of row nl).
-  const int nl0 = cwg * 64 + warp * 16 + g;
-  auto each_pair = [&](auto&& f) {
+  // ---- epilogue, through shared memory: the accumulators go to a [MT][TS]
+  // fp32 tile (token-major, the layout of Y), then rolled loops move whole
+  // rows: coalesced partials and outputs, and little code. (Unrolled
+  // per-register epilogues were most of the time on small shapes: their cold
+  // code missed the instruction cache, and the split-K sum waited on one
+  // load chain per register pair.) acc[4 j + 2 h + c] is W row (n)
+  // nl = 64 cwg + 16 warp + g + 8 h, token (m) 8 j + 2 t + c.
+  constexpr int TS = NT + 4;  // row stride in floats: conflict-free stores below
+  static_assert(MT * TS * 4 <= STAGES * C::SLOT, "the tile fits in the ring");
+  const int CTH = 128 * C::CWG;
+  auto consumer_sync = [&]() { asm volatile("bar.sync 1, %0;" ::"r"(CTH) : "memory"); };
+  float* tile = reinterpret_cast<float*>(smem_raw) + (sbase - smem_u32(smem_raw)) / 4;
+  consumer_sync();  // every consumer's wgmma is complete: the ring is free
+  {
+    const int nl0 = cwg * 64 + warp * 16 + g;
 #pragma unroll
     for (int j = 0; j < 16; ++j)
 #pragma unroll
-      for (int h = 0; h < 2; ++h) f(nl0 + 8 * h, 8 * j + 2 * t, 4 * j + 2 * h);
-  };
-  const int CTH = 128 * C::CWG;
-  auto consumer_sync = [&]() { asm volatile("bar.sync 1, %0;" ::"r"(CTH) : "memory"); };
+      for (int h = 0; h < 2; ++h)
+#pragma unroll
+        for (int c = 0; c < 2; ++c) tile[(8 * j + 2 * t + c) * TS + nl0 + 8 * h] = acc[4 * j + 2 * h + c];
+  }
+  consumer_sync();
+  // Row-major float4 chunks of the MT x NT tile: chunk q = row q / (NT / 4).
+  constexpr int QROW = NT / 4, QN = MT * QROW;
   if (a.splits > 1) {
     const int64_t tile_id = int64_t(m_tile) * gridDim.x + n_tile;
     const int64_t tile_elems = int64_t(MT) * NT;
-    float* part = a.partials + tile_id * a.splits * tile_elems;
-    each_pair([&](int nl, int ml, int i) {
-      __stcg(reinterpret_cast<float2*>(part + split * tile_elems + int64_t(nl) * MT + ml),
-             make_float2(acc[i], acc[i + 1]));
-    });
-    if (!split_k_last(a.counters + tile_id, a.splits, ctid == 0, consumer_sync)) return;
-    each_pair([&](int nl, int ml, int i) {
-      float s0 = 0.0f, s1 = 0.0f;
-      for (int sp = 0; sp < a.splits; ++sp) {
-        const float2 v =
-            __ldcg(reinterpret_cast<const float2*>(part + sp * tile_elems + int64_t(nl) * MT + ml));
-        s0 = __fadd_rn(s0, v.x);
-        s1 = __fadd_rn(s1, v.y);
-      }
-      acc[i] = s0;
-      acc[i + 1] = s1;
-    });
-    if (ctid == 0) a.counters[tile_id] = 0u;
-  }
-
-  each_pair([&](int nl, int ml, int i) {
-    const int n = n_tile * NT + nl;
-    if (n >= a.N) return;
-    const float bias = a.bias ? a.bias[n] : 0.0f;
-#pragma unroll
-    for (int c = 0; c < 2; ++c) {
-      const int64_t m = m0 + ml + c;
-      if (m < a.M)
-        store_out(a.y, a.y_dtype, m * a.N + n, __fadd_rn(__fmul_rn(acc[i + c], a.factor), bias));
+    float4* part = reinterpret_cast<float4*>(a.partials + tile_id * a.splits * tile_elems);
+#pragma unroll 1
+    for (int q = ctid; q < QN; q += CTH) {
+      const float* src = tile + (q / QROW) * TS + (q % QROW) * 4;
+      __stcg(part + split * (tile_elems / 4) + q, make_float4(src[0], src[1], src[2], src[3]));
     }
-  });
+    if (!split_k_last(a.counters + tile_id, a.splits, ctid == 0, consumer_sync)) return;
+    // The last CTA sums the partials in split order (deterministic).
+#pragma unroll 1
+    for (int q = ctid; q < QN; q += CTH) {
+      float4 v = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+#pragma unroll 1
+      for (int sp = 0; sp < a.splits; ++sp) {
+        const float4 p = __ldcg(part + sp * (tile_elems / 4) + q);
+        v = make_float4(__fadd_rn(v.x, p.x), __fadd_rn(v.y, p.y), __fadd_rn(v.z, p.z),
+                        __fadd_rn(v.w, p.w));
+      }
+      float* dst = tile + (q / QROW) * TS + (q % QROW) * 4;
+      dst[0] = v.x;
+      dst[1] = v.y;
+      dst[2] = v.z;
+      dst[3] = v.w;
+    }
+    if (ctid == 0) a.counters[tile_id] = 0u;  // leave the workspace ready for the next call
+    consumer_sync();
+  }
+  // Y: a thread writes 4 consecutive n of one token per step (a warp 128).
+#pragma unroll 1
+  for (int q = ctid; q < QN; q += CTH) {
+    const int ml = q / QROW, nl = (q % QROW) * 4;
+    const int64_t m = m0 + ml;
+    const int n = n_tile * NT + nl;
+    if (m >= a.M) continue;
+    const float* src = tile + ml * TS + nl;
+#pragma unroll
+    for (int c = 0; c < 4; ++c)
+      if (n + c < a.N)
+        store_out(a.y, a.y_dtype, m * a.N + n + c,
+                  __fadd_rn(__fmul_rn(src[c], a.factor), a.bias ? a.bias[n + c] : 0.0f));
+  }
 #else
   __trap();
 #endif
