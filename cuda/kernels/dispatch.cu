@@ -43,28 +43,33 @@ DeviceInfo device_info() {
 
 // ---------------------------------------------------------------------------
 // The dispatch table. Rows are tried in order; the first whose conditions
-// hold wins: min_sm <= architecture <= max_sm, M <= max_m, N >= min_n.
-// sm_90 (Hopper) runs the wgmma kernel from M = 65 up (from M = 129 when
-// N < 6144, where the mma.sync tile measured faster); every other
-// architecture from sm_80 the mma.sync kernels. nvfp4 and nvfp4_razer share
-// the rows (see gemm_notes.md for the sweeps they were read from). K splits
-// are chosen in gemm_plan from the occupancy (one wave).
+// hold wins: min_sm <= architecture <= max_sm, M <= max_m, N >= min_n,
+// N * K >= min_nk. sm_90 (Hopper) runs the wgmma kernel from M = 65 up (from
+// M = 129 when N < 6144, where the mma.sync tile measured faster), and from
+// M = 33 on weights of at least 2^27 elements (H100, M = 64: 28672x8192
+// 119 us against 137 for skinny_m64, 8192x28672 115 / 129, 57344x8192
+// 236 / 282; on 8192x8192 and smaller the skinny kernel is as fast or
+// faster); every other architecture from sm_80 the mma.sync kernels. nvfp4
+// and nvfp4_razer share the rows (see gemm_notes.md for the sweeps they were
+// read from). K splits are chosen in gemm_plan from the occupancy (one wave).
 struct DispatchRow {
   int min_sm, max_sm;
   int64_t max_m;       // M <= max_m
   int64_t min_n;       // N >= min_n
+  int64_t min_nk;      // N * K >= min_nk
   const char* kernel;  // kGemmKernels name
 };
 constexpr DispatchRow kDispatch[] = {
-    {80, 999, 8, 0, "gemv_m8_r1w8"},
-    {80, 999, 16, 0, "gemv_m16_r1w8"},
-    {80, 999, 32, 0, "skinny_m32_r2w8"},
-    {80, 999, 64, 0, "skinny_m64_r1w8"},
-    {90, 90, 128, 6144, "wgmma_n128"},
-    {80, 999, 128, 16384, "tile_m128_r2w8"},
-    {80, 999, 128, 0, "skinny_m64_r1w8"},
-    {90, 90, INT64_MAX, 0, "wgmma_n128"},
-    {80, 999, INT64_MAX, 0, "tile_m128_r2w8"},
+    {80, 999, 8, 0, 0, "gemv_m8_r1w8"},
+    {80, 999, 16, 0, 0, "gemv_m16_r1w8"},
+    {80, 999, 32, 0, 0, "skinny_m32_r2w8"},
+    {90, 90, 64, 0, int64_t(1) << 27, "wgmma_n128"},
+    {80, 999, 64, 0, 0, "skinny_m64_r1w8"},
+    {90, 90, 128, 6144, 0, "wgmma_n128"},
+    {80, 999, 128, 16384, 0, "tile_m128_r2w8"},
+    {80, 999, 128, 0, 0, "skinny_m64_r1w8"},
+    {90, 90, INT64_MAX, 0, 0, "wgmma_n128"},
+    {80, 999, INT64_MAX, 0, 0, "tile_m128_r2w8"},
 };
 
 // Programmatic dependent launch on sm_90+ (gemm_launch.cuh); RAZER_GEMM_PDL=0
@@ -177,7 +182,8 @@ GemmPlan gemm_plan(int64_t M, const PackedWeights& w) {
   GemmPlan p;
   if (M < 1 || d.sm < 80) return p;
   for (const DispatchRow& row : kDispatch) {
-    if (d.sm >= row.min_sm && d.sm <= row.max_sm && M <= row.max_m && w.N >= row.min_n) {
+    if (d.sm >= row.min_sm && d.sm <= row.max_sm && M <= row.max_m && w.N >= row.min_n &&
+        w.N * w.K >= row.min_nk) {
       p.kernel = kernel_index(row.kernel);
       break;
     }
