@@ -90,6 +90,25 @@ int gemm_occupancy();
       const GemmArgs&, dim3, cudaStream_t, bool);                                             \
   PREFIX template int gemm_occupancy<WgmmaCfg<BF16, RAZER, CWG, STAGES, CHAIN>>();
 
+// Launches kernel(args...) with programmatic stream serialization when pdl
+// (sm_90+: it may start while the previous kernel of the stream drains; it
+// must call pdl_wait before reading that kernel's output).
+template <class... P, class... A>
+cudaError_t launch_pdl(void (*kernel)(P...), dim3 grid, dim3 block, size_t smem,
+                       cudaStream_t stream, bool pdl, A&&... args) {
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = stream;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = pdl ? 1 : 0;
+  return cudaLaunchKernelEx(&cfg, kernel, static_cast<A&&>(args)...);
+}
+
 // The K-permuted copy of X [M, K] (x_permute.cu): its size, and the launch
 // (pdl as gemm_launch).
 size_t x_permute_bytes(int64_t M, int64_t K);

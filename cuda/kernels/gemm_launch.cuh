@@ -13,17 +13,7 @@ template <class C>
 cudaError_t gemm_launch(const GemmArgs& a, dim3 grid, cudaStream_t stream, bool pdl) {
   cudaError_t e = gemm_ensure_smem_attr<C>();
   if (e != cudaSuccess) return e;
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = grid;
-  cfg.blockDim = dim3(C::THREADS);
-  cfg.dynamicSmemBytes = C::SMEM;
-  cfg.stream = stream;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = pdl ? 1 : 0;
-  return cudaLaunchKernelEx(&cfg, gemm_kernel_fn<C>(), a);
+  return launch_pdl(gemm_kernel_fn<C>(), grid, dim3(C::THREADS), C::SMEM, stream, pdl, a);
 }
 
 template <class C>

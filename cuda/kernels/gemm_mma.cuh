@@ -389,40 +389,29 @@ __global__ void __launch_bounds__(C::THREADS, C::MINB) w4a16_mma_kernel(const Ge
     const int64_t tile_elems = int64_t(MT) * C::NT;
     float* part = a.partials + tile_id * a.splits * tile_elems;
     const int n_local0 = (warp * RPW) * 16 + g;
-#pragma unroll
-    for (int r = 0; r < RPW; ++r)
-#pragma unroll
-      for (int nb = 0; nb < NB; ++nb)
-#pragma unroll
-        for (int i = 0; i < 4; ++i) {
-          const int ml = nb * 8 + 2 * t + (i & 1);
-          const int nl = n_local0 + r * 16 + 8 * (i >> 1);
-          if (m0 + ml < a.M) __stcg(part + split * tile_elems + int64_t(ml) * C::NT + nl,
-                                   acc[r][nb][i]);
-        }
-    if (!split_k_last(a.counters + tile_id, a.splits, tid == 0, [] { __syncthreads(); })) return;
-    // The last CTA sums the partials in split order (deterministic); the split
-    // loop is the outer one, so each split's loads are in flight together.
-#pragma unroll
-    for (int r = 0; r < RPW; ++r)
-#pragma unroll
-      for (int nb = 0; nb < NB; ++nb)
-#pragma unroll
-        for (int i = 0; i < 4; ++i) acc[r][nb][i] = 0.0f;
-#pragma unroll 1
-    for (int sp = 0; sp < a.splits; ++sp)
+    // f(ml, nl, v) for each of this thread's accumulators v: tile row ml, column nl.
+    auto each_acc = [&](auto&& f) {
 #pragma unroll
       for (int r = 0; r < RPW; ++r)
 #pragma unroll
         for (int nb = 0; nb < NB; ++nb)
 #pragma unroll
-          for (int i = 0; i < 4; ++i) {
-            const int ml = nb * 8 + 2 * t + (i & 1);
-            const int nl = n_local0 + r * 16 + 8 * (i >> 1);
-            if (m0 + ml < a.M)
-              acc[r][nb][i] = __fadd_rn(
-                  acc[r][nb][i], __ldcg(part + sp * tile_elems + int64_t(ml) * C::NT + nl));
-          }
+          for (int i = 0; i < 4; ++i)
+            f(nb * 8 + 2 * t + (i & 1), n_local0 + r * 16 + 8 * (i >> 1), acc[r][nb][i]);
+    };
+    each_acc([&](int ml, int nl, float& v) {
+      if (m0 + ml < a.M) __stcg(part + split * tile_elems + int64_t(ml) * C::NT + nl, v);
+    });
+    if (!split_k_last(a.counters + tile_id, a.splits, tid == 0, [] { __syncthreads(); })) return;
+    // The last CTA sums the partials in split order (deterministic); the split
+    // loop is the outer one, so each split's loads are in flight together.
+    each_acc([](int, int, float& v) { v = 0.0f; });
+#pragma unroll 1
+    for (int sp = 0; sp < a.splits; ++sp)
+      each_acc([&](int ml, int nl, float& v) {
+        if (m0 + ml < a.M)
+          v = __fadd_rn(v, __ldcg(part + sp * tile_elems + int64_t(ml) * C::NT + nl));
+      });
     if (tid == 0) a.counters[tile_id] = 0u;  // leave the workspace ready for the next call
   }
 

@@ -48,17 +48,9 @@ cudaError_t x_permute(const void* x, int64_t M, int64_t K, void* xp, cudaStream_
   const int ST = int((K + 63) / 64);
   const int64_t Mp = padded_rows(M);
   const int64_t chunks = Mp * ST * 8;
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = dim3(unsigned((chunks + 255) / 256));
-  cfg.blockDim = dim3(256);
-  cfg.stream = stream;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = pdl ? 1 : 0;
-  return cudaLaunchKernelEx(&cfg, x_permute_kernel, static_cast<const uint32_t*>(x), M, Mp, int(K),
-                            ST, static_cast<uint4*>(xp));
+  return launch_pdl(x_permute_kernel, dim3(unsigned((chunks + 255) / 256)), dim3(256), 0, stream,
+                    pdl, static_cast<const uint32_t*>(x), M, Mp, int(K), ST,
+                    static_cast<uint4*>(xp));
 }
 
 }  // namespace gpu
