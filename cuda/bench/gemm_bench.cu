@@ -6,6 +6,8 @@
 //        cuda/kernels/gemm_w4a16*.cu -ldl -o gemm_bench
 // or cuda/bench/build.sh (parallel, also builds gemm_check).
 // Run: ./gemm_bench out.json [--sweep | --sweep-only] [--kernels PREFIX] [--quick] [--cublas PATH]
+//      ./gemm_bench x.json --one M N K RAZER   (3 launches for ncu; RZ_ONE_KERNEL=name[:splits]
+//      picks the kernel instead of the dispatcher)
 //
 // Per run: measures device bandwidth (a large device-to-device copy, bytes
 // read + written; a read-only reduction), then for the shapes (N x K)
