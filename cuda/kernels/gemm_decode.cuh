@@ -128,17 +128,19 @@ __device__ __forceinline__ uint32_t razer_r2(uint32_t byte, uint32_t r_small, ui
 // (block t of rows g and g + 8), sc = its two scale bytes (bits 0..7: row g,
 // bits 8..15: row g + 8). lo[i] / hi[i] = elements 2i, 2i+1 of the block for
 // row g / row g + 8 as half2 (physical k order).
+// S and (RaZeR) R * S of one scale byte, as half2.
 template <bool BF16, bool RAZER>
-__device__ __forceinline__ void decode_rows(const uint4& q, uint32_t sc, uint32_t r_small,
-                                            uint32_t r_big, uint32_t (&lo)[8], uint32_t (&hi)[8]) {
-  const uint32_t b_lo = sc & 0xFFu, b_hi = (sc >> 8) & 0xFFu;
-  const uint32_t s_lo = scale2<BF16, RAZER>(b_lo);
-  const uint32_t s_hi = scale2<BF16, RAZER>(b_hi);
-  uint32_t rs_lo = 0, rs_hi = 0;  // R * S
-  if constexpr (RAZER) {
-    rs_lo = hmul2<BF16>(razer_r2(b_lo, r_small, r_big), s_lo);
-    rs_hi = hmul2<BF16>(razer_r2(b_hi, r_small, r_big), s_hi);
-  }
+__device__ __forceinline__ uint2 scale_pair(uint32_t byte, uint32_t r_small, uint32_t r_big) {
+  const uint32_t s = scale2<BF16, RAZER>(byte);
+  return make_uint2(s, RAZER ? hmul2<BF16>(razer_r2(byte, r_small, r_big), s) : 0u);
+}
+
+// The piece with its scales already decoded: sl / sh = scale_pair of the
+// scale bytes of row g / row g + 8.
+template <bool BF16, bool RAZER>
+__device__ __forceinline__ void decode_rows_scaled(const uint4& q, uint2 sl, uint2 sh,
+                                                   uint32_t (&lo)[8], uint32_t (&hi)[8]) {
+  const uint32_t s_lo = sl.x, s_hi = sh.x, rs_lo = sl.y, rs_hi = sh.y;
   const uint32_t words[4] = {q.x, q.y, q.z, q.w};
 #pragma unroll
   for (int wi = 0; wi < 4; ++wi) {
@@ -160,10 +162,10 @@ __device__ __forceinline__ void decode_rows(const uint4& q, uint32_t sc, uint32_
 // a2, a3} of tile tau, whose thread-(g, t) k pairs {2t, 2t+1} / {2t+8, 2t+9}
 // are physical elements 4 tau + {0, 1} / {2, 3} of block t (gemm_layout.h).
 template <bool BF16, bool RAZER>
-__device__ __forceinline__ void decode_fragment(const uint4& q, uint32_t sc, uint32_t r_small,
-                                                uint32_t r_big, uint32_t (&a)[4][4]) {
+__device__ __forceinline__ void decode_fragment_scaled(const uint4& q, uint2 sl, uint2 sh,
+                                                       uint32_t (&a)[4][4]) {
   uint32_t lo[8], hi[8];
-  decode_rows<BF16, RAZER>(q, sc, r_small, r_big, lo, hi);
+  decode_rows_scaled<BF16, RAZER>(q, sl, sh, lo, hi);
 #pragma unroll
   for (int tau = 0; tau < 4; ++tau) {
     a[tau][0] = lo[2 * tau];
@@ -171,6 +173,12 @@ __device__ __forceinline__ void decode_fragment(const uint4& q, uint32_t sc, uin
     a[tau][2] = lo[2 * tau + 1];
     a[tau][3] = hi[2 * tau + 1];
   }
+}
+template <bool BF16, bool RAZER>
+__device__ __forceinline__ void decode_fragment(const uint4& q, uint32_t sc, uint32_t r_small,
+                                                uint32_t r_big, uint32_t (&a)[4][4]) {
+  decode_fragment_scaled<BF16, RAZER>(q, scale_pair<BF16, RAZER>(sc & 0xFFu, r_small, r_big),
+                                      scale_pair<BF16, RAZER>((sc >> 8) & 0xFFu, r_small, r_big), a);
 }
 
 }  // namespace dev
