@@ -110,9 +110,9 @@ __device__ __forceinline__ void ldg2_pred(uint32_t& a, const void* p, bool pred)
 // packed weights before waiting for the previous kernel (wait): every other
 // global access (X, bias, Y, the split-K workspace) comes after the wait.
 // Weights are never written by a kernel that triggers early (only these GEMM
-// kernels trigger, and they do not write weights), so reading them early is
-// safe; a non-triggering predecessor (prepack, a copy) completes before
-// this kernel starts at all.
+// kernels and x_permute trigger, and none of them writes weights), so reading
+// them early is safe; a non-triggering predecessor (prepack, a copy)
+// completes before this kernel starts at all.
 __device__ __forceinline__ void pdl_trigger() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
