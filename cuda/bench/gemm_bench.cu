@@ -6,6 +6,7 @@
 //        cuda/kernels/gemm_w4a16*.cu -ldl -o gemm_bench
 // or cuda/bench/build.sh (parallel, also builds gemm_check).
 // Run: ./gemm_bench out.json [--sweep | --sweep-only] [--kernels PREFIX] [--quick] [--cublas PATH]
+//                   [--ms 32,64] [--shapes 8192x8192,4096x14336]
 //      ./gemm_bench x.json --one M N K RAZER   (3 launches for ncu; RZ_ONE_KERNEL=name[:splits]
 //      picks the kernel instead of the dispatcher)
 //
@@ -253,6 +254,8 @@ int main(int argc, char** argv) {
   bool sweep = false, quick = false, sweep_only = false;
   const char* only_prefix = nullptr;  // --kernels PREFIX: sweep only these kernels
   const char* cublas_path = nullptr;
+  const char* ms_arg = nullptr;      // --ms 32,64: these M instead of the default list
+  const char* shapes_arg = nullptr;  // --shapes 8192x8192,4096x14336: these N x K
   int64_t one[4] = {0, 0, 0, 0};  // --one M N K razer: a few launches for ncu
   for (int i = 2; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--one") && i + 4 < argc) {
@@ -265,6 +268,8 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--quick")) quick = true;
     else if (!std::strcmp(argv[i], "--kernels") && i + 1 < argc) only_prefix = argv[++i];
     else if (!std::strcmp(argv[i], "--cublas") && i + 1 < argc) cublas_path = argv[++i];
+    else if (!std::strcmp(argv[i], "--ms") && i + 1 < argc) ms_arg = argv[++i];
+    else if (!std::strcmp(argv[i], "--shapes") && i + 1 < argc) shapes_arg = argv[++i];
   }
   cudaDeviceProp prop;
   CK(cudaGetDeviceProperties(&prop, 0));
@@ -352,6 +357,29 @@ int main(int argc, char** argv) {
   if (quick) {
     shapes = {{8192, 8192}};
     Ms = {1, 16, 128, 1024};
+  }
+  if (ms_arg) {
+    Ms.clear();
+    for (const char* p = ms_arg; *p;) {
+      Ms.push_back(std::strtoll(p, const_cast<char**>(&p), 10));
+      if (*p == ',') ++p;
+      else if (*p) break;
+    }
+  }
+  if (shapes_arg) {
+    shapes.clear();
+    for (const char* p = shapes_arg; *p;) {
+      Shape sh{};
+      sh.N = std::strtoll(p, const_cast<char**>(&p), 10);
+      if (*p == 'x') sh.K = std::strtoll(p + 1, const_cast<char**>(&p), 10);
+      if (sh.N > 0 && sh.K > 0 && sh.K % 16 == 0) shapes.push_back(sh);
+      if (*p == ',') ++p;
+      else break;
+    }
+  }
+  if (Ms.empty() || shapes.empty() || *std::min_element(Ms.begin(), Ms.end()) < 1) {
+    std::fprintf(stderr, "--ms / --shapes: expected lists like 32,64 and 8192x8192,4096x14336\n");
+    return 2;
   }
   std::vector<Row> rows;
   std::vector<std::string> sweep_lines;

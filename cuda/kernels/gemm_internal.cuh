@@ -26,10 +26,14 @@ namespace gpu {
   X("tile_m128_r1w8", 16, 1, 8, 2, 3, 1, 1)       \
   X("tile_m128_r2w8", 16, 2, 8, 1, 4, 1, 1)
 
-// The wgmma configurations (sm_90a): X(name, CWG, STAGES, CHAIN, OCC); N tile
-// 64 * CWG, M tile 128, STAGES slots in the ring, accumulation chains of CHAIN
-// stages. They read the K-permuted X (x_permute) from the workspace.
-#define RZ_WGMMA_CONFIGS(X) X("wgmma_n128", 2, 8, 16, 1)
+// The wgmma configurations (sm_90a): X(name, MT, CWG, STAGES, CHAIN, OCC); M
+// tile MT (the wgmma n), N tile 64 * CWG, STAGES slots in the ring,
+// accumulation chains of CHAIN stages. They read the K-permuted X (x_permute)
+// from the workspace.
+#define RZ_WGMMA_CONFIGS(X)                 \
+  X("wgmma_n128", 128, 2, 8, 16, 1)         \
+  X("wgmma_n64", 64, 2, 10, 16, 1)          \
+  X("wgmma_n32", 32, 2, 12, 16, 1)
 
 using GemmLaunchFn = cudaError_t (*)(const GemmArgs&, dim3 grid, cudaStream_t, bool pdl);
 using GemmOccFn = int (*)();  // resident CTAs per SM on the current device (0 on error)
@@ -85,10 +89,10 @@ int gemm_occupancy();
   gemm_launch<GemmCfg<BF16, RAZER, NB, RPW, WARPS, SPS, STAGES, MINB>>(const GemmArgs&,   \
                                                                       dim3, cudaStream_t, bool); \
   PREFIX template int gemm_occupancy<GemmCfg<BF16, RAZER, NB, RPW, WARPS, SPS, STAGES, MINB>>();
-#define RZ_GEMM_WGMMA_ONE(PREFIX, BF16, RAZER, NAME, CWG, STAGES, CHAIN, OCC)              \
-  PREFIX template cudaError_t gemm_launch<WgmmaCfg<BF16, RAZER, CWG, STAGES, CHAIN>>(       \
+#define RZ_GEMM_WGMMA_ONE(PREFIX, BF16, RAZER, NAME, MT, CWG, STAGES, CHAIN, OCC)          \
+  PREFIX template cudaError_t gemm_launch<WgmmaCfg<BF16, RAZER, MT, CWG, STAGES, CHAIN>>(   \
       const GemmArgs&, dim3, cudaStream_t, bool);                                             \
-  PREFIX template int gemm_occupancy<WgmmaCfg<BF16, RAZER, CWG, STAGES, CHAIN>>();
+  PREFIX template int gemm_occupancy<WgmmaCfg<BF16, RAZER, MT, CWG, STAGES, CHAIN>>();
 
 // Launches kernel(args...) with programmatic stream serialization when pdl
 // (sm_90+: it may start while the previous kernel of the stream drains; it
@@ -109,10 +113,11 @@ cudaError_t launch_pdl(void (*kernel)(P...), dim3 grid, dim3 block, size_t smem,
   return cudaLaunchKernelEx(&cfg, kernel, static_cast<A&&>(args)...);
 }
 
-// The K-permuted copy of X [M, K] (x_permute.cu): its size, and the launch
-// (pdl as gemm_launch).
-size_t x_permute_bytes(int64_t M, int64_t K);
-cudaError_t x_permute(const void* x, int64_t M, int64_t K, void* xp, cudaStream_t stream, bool pdl);
+// The K-permuted copy of X [M, K] for a kernel of M tile mt (x_permute.cu):
+// its size, and the launch (pdl as gemm_launch).
+size_t x_permute_bytes(int64_t M, int64_t K, int mt);
+cudaError_t x_permute(const void* x, int64_t M, int64_t K, int mt, void* xp, cudaStream_t stream,
+                      bool pdl);
 
 // Explicit instantiations live in gemm_w4a16_{nvfp4,razer}_{f16,bf16}.cu (one
 // per format x X dtype, so a build compiles them in parallel).

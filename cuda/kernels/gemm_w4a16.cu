@@ -32,10 +32,10 @@ RZ_WGMMA_CONFIGS(RZ_EXTERN_WGMMA)
   {NAME, 80, 999, NB, RPW, WARPS, SPS, STAGES, NB * 8, WARPS * RPW * 16,          \
    GemmCfg<false, false, NB, RPW, WARPS, SPS, STAGES, MINB>::SMEM, OCC, false,    \
    RZ_FNS(RZ_MMA_T, NB, RPW, WARPS, SPS, STAGES, MINB)},
-#define RZ_TABLE_WGMMA(NAME, CWG, STAGES, CHAIN, OCC)                             \
-  {NAME, 90, 90, 16, 1, 4 * (CWG + 1), 1, STAGES, 128, 64 * CWG,                  \
-   WgmmaCfg<false, false, CWG, STAGES, CHAIN>::SMEM, OCC, true,                   \
-   RZ_FNS(RZ_WGMMA_T, CWG, STAGES, CHAIN)},
+#define RZ_TABLE_WGMMA(NAME, MT, CWG, STAGES, CHAIN, OCC)                         \
+  {NAME, 90, 90, MT / 8, 1, 4 * (CWG + 1), 1, STAGES, MT, 64 * CWG,               \
+   WgmmaCfg<false, false, MT, CWG, STAGES, CHAIN>::SMEM, OCC, true,               \
+   RZ_FNS(RZ_WGMMA_T, MT, CWG, STAGES, CHAIN)},
 
 const GemmKernelInfo kGemmKernels[] = {RZ_GEMM_CONFIGS(RZ_TABLE_MMA) RZ_WGMMA_CONFIGS(RZ_TABLE_WGMMA)};
 const int kGemmKernelCount = int(sizeof(kGemmKernels) / sizeof(kGemmKernels[0]));

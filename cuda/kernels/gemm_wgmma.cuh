@@ -3,8 +3,9 @@
 // Computes the transposed product Yᵀ = Ŵ · Xᵀ so that W is wgmma's A operand,
 // which may come from registers: each consumer warpgroup decodes its own 64
 // W rows straight into A fragments (the mma.sync m16n8k16 A layout per warp,
-// decode_fragment) and issues wgmma m64n128k16 with B = 128 X rows (tokens)
-// from shared memory. There is no decoded tile in shared memory, no proxy
+// decode_fragment) and issues wgmma m64nMTk16 with B = MT X rows (tokens)
+// from shared memory (MT = 128 for prefill; 64 and 32 for M <= 64, where a
+// 128-token tile would run half or three quarters empty). There is no decoded tile in shared memory, no proxy
 // fence per stage on the decode path, and the decode of stage i + 1 runs
 // while the tensor cores work on stage i.
 //
@@ -17,7 +18,7 @@
 // 8 t + c, t = 0..3 (gemm_layout.h, rz_xperm_word).
 //
 // CTA = 1 producer warpgroup + CWG consumer warpgroups; tile = NT = 64 CWG W
-// rows x MT = 128 tokens; a ring of STAGES slots of one super-tile (64 k):
+// rows x MT tokens; a ring of STAGES slots of one super-tile (64 k):
 //   producer   cp.async the permuted X tile (MT x 64, 128-byte swizzle) and
 //              the tile's prepacked codes LOOK = STAGES - 3 stages ahead;
 //              after a stage landed: fence.proxy.async, arrive on full;
@@ -39,15 +40,16 @@
 namespace razer {
 namespace gpu {
 
-template <bool BF16_, bool RAZER_, int CWG_, int STAGES_, int CHAIN_>
+template <bool BF16_, bool RAZER_, int MT_, int CWG_, int STAGES_, int CHAIN_>
 struct WgmmaCfg {
   static constexpr bool WGMMA = true;
   static constexpr bool BF16 = BF16_;
   static constexpr bool RAZER = RAZER_;
+  static constexpr int MT = MT_;    // tokens per tile (wgmma n: 32, 64 or 128)
   static constexpr int CWG = CWG_;  // consumer warpgroups (64 W rows each)
   static constexpr int STAGES = STAGES_;
   static constexpr int CHAIN = CHAIN_;  // stages per accumulation chain (a multiple of 4)
-  static constexpr int MT = 128;       // tokens per tile (wgmma n)
+  static constexpr int ACC = MT / 2;    // fp32 accumulators per consumer thread and level
   static constexpr int NT = 64 * CWG;  // W rows per tile
   static constexpr int THREADS = 128 * (CWG + 1);
   static constexpr int X_BYTES = MT * 128;         // X tile of one stage
@@ -59,6 +61,7 @@ struct WgmmaCfg {
   static constexpr int CREGS = (512 - PREGS) / CWG / 8 * 8 > 256 ? 256 : (512 - PREGS) / CWG / 8 * 8;
   static_assert(SLOT % 1024 == 0, "swizzled tiles need 1024-byte alignment");
   static_assert(STAGES >= 5, "STAGES");
+  static_assert(MT == 32 || MT == 64 || MT == 128, "wgmma n");
   static_assert(CHAIN % 4 == 0, "chains start on scale groups");
 };
 
@@ -108,27 +111,43 @@ __device__ __forceinline__ void reg_fence(float& r) { asm volatile("" : "+f"(r):
 
 #define RZ_F4(i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3])
 #define RZ_F16(i) RZ_F4(i), RZ_F4(i + 4), RZ_F4(i + 8), RZ_F4(i + 12)
-#define RZ_WGMMA_RS_N128(TY)                                                                  \
-  asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %69, 0;\n"                                 \
-               " wgmma.mma_async.sync.aligned.m64n128k16.f32." TY "." TY " "                 \
-               "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,"                     \
-               "%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,"            \
-               "%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,"            \
-               "%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63},"           \
-               " {%64,%65,%66,%67}, %68, p, 1, 1, 0;\n}\n"                                    \
-               : RZ_F16(0), RZ_F16(16), RZ_F16(32), RZ_F16(48)                               \
+#define RZ_D16 "%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15"
+#define RZ_D32 RZ_D16 ",%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31"
+#define RZ_D64 RZ_D32 ",%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63"
+// One wgmma m64nNk16 with A = 4 registers, B from shared memory; the operands
+// after the N / 2 accumulators: a[0..3], the B descriptor, scale_d.
+#define RZ_WGMMA_RS(N, TY, DREGS, A0, A1, A2, A3, DB, SC, ...)                         \
+  asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, " SC ", 0;\n"                         \
+               " wgmma.mma_async.sync.aligned.m64n" N "k16.f32." TY "." TY " {" DREGS "}," \
+               " {" A0 "," A1 "," A2 "," A3 "}, " DB ", p, 1, 1, 0;\n}\n"                  \
+               : __VA_ARGS__                                                              \
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(scale_d))
+#define RZ_WGMMA_RS_N(TY)                                                                     \
+  if constexpr (N == 32)                                                                      \
+    RZ_WGMMA_RS("32", TY, RZ_D16, "%16", "%17", "%18", "%19", "%20", "%21", RZ_F16(0));     \
+  else if constexpr (N == 64)                                                                 \
+    RZ_WGMMA_RS("64", TY, RZ_D32, "%32", "%33", "%34", "%35", "%36", "%37", RZ_F16(0),      \
+                RZ_F16(16));                                                                  \
+  else                                                                                        \
+    RZ_WGMMA_RS("128", TY, RZ_D64, "%64", "%65", "%66", "%67", "%68", "%69", RZ_F16(0),     \
+                RZ_F16(16), RZ_F16(32), RZ_F16(48))
 
-// d (+)= A(64 x 16, registers) * B(16 x 128, shared memory).
-template <bool BF16>
-__device__ __forceinline__ void wgmma_rs_n128(float (&d)[64], const uint32_t (&a)[4], uint64_t db,
-                                              int scale_d) {
-  if constexpr (BF16)
-    RZ_WGMMA_RS_N128("bf16");
-  else
-    RZ_WGMMA_RS_N128("f16");
+// d (+)= A(64 x 16, registers) * B(16 x N, shared memory); d holds N / 2
+// accumulators per thread.
+template <bool BF16, int N>
+__device__ __forceinline__ void wgmma_rs(float (&d)[N / 2], const uint32_t (&a)[4], uint64_t db,
+                                         int scale_d) {
+  if constexpr (BF16) {
+    RZ_WGMMA_RS_N("bf16");
+  } else {
+    RZ_WGMMA_RS_N("f16");
+  }
 }
-#undef RZ_WGMMA_RS_N128
+#undef RZ_WGMMA_RS_N
+#undef RZ_WGMMA_RS
+#undef RZ_D64
+#undef RZ_D32
+#undef RZ_D16
 #undef RZ_F16
 #undef RZ_F4
 #endif  // RZ_HAVE_WGMMA
@@ -169,7 +188,7 @@ __global__ void __launch_bounds__(C::THREADS, 1) w4a16_wgmma_kernel(const GemmAr
   if (wg == 0) {
     // ===================== producer =====================
     asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" ::"n"(C::PREGS));
-    // X: stage j's tile is 16 contiguous KB of the permuted copy (its
+    // X: stage j's tile is MT * 128 contiguous bytes of the permuted copy (its
     // shared-memory image, x_permute.cu); thread tid copies chunks tid + 128 u.
     const int64_t mp = int64_t(gridDim.z) * MT;  // rows of the permuted copy
     const uint8_t* xtile0 = static_cast<const uint8_t*>(a.x) + (int64_t(st0) * mp + m0) * 128 + tid * 16;
@@ -266,9 +285,10 @@ __global__ void __launch_bounds__(C::THREADS, 1) w4a16_wgmma_kernel(const GemmAr
   // and no wgmma group crosses the loop's back edge (which made it serialize
   // the wgmma, C7517, in the shared-memory kernel).
   constexpr int CHAIN = C::CHAIN;
-  float acc[64], tmp[64];
+  constexpr int ACC = C::ACC;
+  float acc[ACC], tmp[ACC];
 #pragma unroll
-  for (int r = 0; r < 64; ++r) acc[r] = tmp[r] = 0.0f;
+  for (int r = 0; r < ACC; ++r) acc[r] = tmp[r] = 0.0f;
   uint32_t fa[2][4][4];
   // Waits for stage i, decodes it into f; c = i % CHAIN (compile-time).
   auto decode_stage = [&](int i, int c, uint32_t (&f)[4][4]) {
@@ -299,7 +319,7 @@ __global__ void __launch_bounds__(C::THREADS, 1) w4a16_wgmma_kernel(const GemmAr
         asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
 #pragma unroll
         for (int kk = 0; kk < 4; ++kk)  // k16 steps: +32 bytes inside the swizzled rows
-          wgmma_rs_n128<C::BF16>(tmp, fa[c & 1][kk], db + 2 * kk, (c == 0 && kk == 0) ? 0 : 1);
+          wgmma_rs<C::BF16, MT>(tmp, fa[c & 1][kk], db + 2 * kk, (c == 0 && kk == 0) ? 0 : 1);
         asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
         if (c > 0) {  // stage i - 1's group is complete once at most stage i's is pending
           asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory");
@@ -311,9 +331,9 @@ __global__ void __launch_bounds__(C::THREADS, 1) w4a16_wgmma_kernel(const GemmAr
     asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
     mbar_arrive(empty(unsigned(i0 + n - 1) % STAGES));
 #pragma unroll
-    for (int r = 0; r < 64; ++r) reg_fence(tmp[r]);
+    for (int r = 0; r < ACC; ++r) reg_fence(tmp[r]);
 #pragma unroll
-    for (int r = 0; r < 64; ++r) acc[r] = __fadd_rn(acc[r], tmp[r]);
+    for (int r = 0; r < ACC; ++r) acc[r] = __fadd_rn(acc[r], tmp[r]);
   }
 
   pdl_wait();  // (done in the producer; the stores below need it in this thread too)
@@ -334,7 +354,7 @@ __global__ void __launch_bounds__(C::THREADS, 1) w4a16_wgmma_kernel(const GemmAr
   {
     const int nl0 = cwg * 64 + warp * 16 + g;
 #pragma unroll
-    for (int j = 0; j < 16; ++j)
+    for (int j = 0; j < MT / 8; ++j)
 #pragma unroll
       for (int h = 0; h < 2; ++h)
 #pragma unroll

@@ -6,15 +6,14 @@ namespace razer {
 namespace gpu {
 namespace {
 
-// Layout of the copy: [ST][Mp = round_up(M, 128)][128 bytes], each 128-row
-// block the exact shared-memory image of one stage's X tile (K-permuted,
+// Layout of the copy: [ST][Mp = round_up(M, mt)][128 bytes], each mt-row
+// block (mt = the GEMM's M tile) the exact shared-memory image of one stage's
+// X tile (K-permuted,
 // 128-byte swizzle: chunk c of row r at r * 128 + (c ^ (r % 8)) * 16), so the
 // GEMM's producer copies 16 KB contiguous bytes per stage with fixed offsets.
 // Rows past M and k past K (the last super-tile's padding) are +0, so they
 // meet the zero codes of the padded weights without NaN * 0.
-constexpr int kTileRows = 128;
-
-int64_t padded_rows(int64_t M) { return (M + kTileRows - 1) / kTileRows * kTileRows; }
+int64_t padded_rows(int64_t M, int mt) { return (M + mt - 1) / mt * mt; }
 
 // One thread per 16-byte chunk of the output.
 __global__ void __launch_bounds__(256) x_permute_kernel(const uint32_t* __restrict__ x, int64_t M,
@@ -40,13 +39,14 @@ __global__ void __launch_bounds__(256) x_permute_kernel(const uint32_t* __restri
 
 }  // namespace
 
-size_t x_permute_bytes(int64_t M, int64_t K) {
-  return size_t(padded_rows(M)) * size_t((K + 63) / 64) * 128;
+size_t x_permute_bytes(int64_t M, int64_t K, int mt) {
+  return size_t(padded_rows(M, mt)) * size_t((K + 63) / 64) * 128;
 }
 
-cudaError_t x_permute(const void* x, int64_t M, int64_t K, void* xp, cudaStream_t stream, bool pdl) {
+cudaError_t x_permute(const void* x, int64_t M, int64_t K, int mt, void* xp, cudaStream_t stream,
+                      bool pdl) {
   const int ST = int((K + 63) / 64);
-  const int64_t Mp = padded_rows(M);
+  const int64_t Mp = padded_rows(M, mt);
   const int64_t chunks = Mp * ST * 8;
   return launch_pdl(x_permute_kernel, dim3(unsigned((chunks + 255) / 256)), dim3(256), 0, stream,
                     pdl, static_cast<const uint32_t*>(x), M, Mp, int(K), ST,
