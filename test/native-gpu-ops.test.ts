@@ -656,7 +656,7 @@ describe.skipIf(!gate.hasGpu)('GemmGraph (captureGemm)', () => {
       const out = await poisoned('bf16', [M, N]);
       const before = nativeMemoryStats()?.nativeBytes ?? 0;
       const graph = captureGemm(xt, w, out, { bias });
-      expect(graph.kernel, what).toMatch(/^(gemv|skinny|tile)_/);
+      expect(graph.kernel, what).toMatch(/^(gemv|skinny|tile|wgmma)_/);
       expect(graph.splits, what).toBeGreaterThanOrEqual(1);
       expect((nativeMemoryStats()?.nativeBytes ?? 0) - before, what).toBe(graph.byteLength);
       expect(graph.byteLength).toBeGreaterThanOrEqual(N * 4); // the uploaded bias at least

@@ -44,14 +44,15 @@ DeviceInfo device_info() {
 // ---------------------------------------------------------------------------
 // The dispatch table. Rows are tried in order; the first whose conditions
 // hold wins: min_sm <= architecture <= max_sm, M <= max_m, N >= min_n,
-// N * K >= min_nk. sm_90 (Hopper) runs the wgmma kernel from M = 65 up (from
-// M = 129 when N < 6144, where the mma.sync tile measured faster), and from
-// M = 33 on weights of at least 2^27 elements (H100, M = 64: 28672x8192
-// 119 us against 137 for skinny_m64, 8192x28672 115 / 129, 57344x8192
-// 236 / 282; on 8192x8192 and smaller the skinny kernel is as fast or
-// faster); every other architecture from sm_80 the mma.sync kernels. nvfp4
-// and nvfp4_razer share the rows (see gemm_notes.md for the sweeps they were
-// read from). K splits are chosen in gemm_plan from the occupancy (one wave).
+// N * K >= min_nk. sm_90 (Hopper) runs the wgmma kernels from M = 33 up:
+// the 64-token tile (wgmma_n64) for M <= 64, and for M <= 128 on weights
+// under 2^25 elements (4096x4096); the 128-token tile (wgmma_n128) above.
+// (H200 sweep, M = 64: wgmma_n64 beat skinny_m64 on all 8 razer-bench
+// shapes, 8192x8192 35.9 against 43.2 us, 28672x4096 57.5 / 72.0; M = 128
+// on 4096x4096: 22.4 against 28.6 for wgmma_n128 and 28.1 for skinny_m64.)
+// Every other architecture from sm_80 runs the mma.sync kernels. nvfp4 and
+// nvfp4_razer share the rows (see gemm_notes.md for the sweeps they were
+// read from). K splits are chosen in gemm_plan.
 struct DispatchRow {
   int min_sm, max_sm;
   int64_t max_m;       // M <= max_m
@@ -63,9 +64,10 @@ constexpr DispatchRow kDispatch[] = {
     {80, 999, 8, 0, 0, "gemv_m8_r1w8"},
     {80, 999, 16, 0, 0, "gemv_m16_r1w8"},
     {80, 999, 32, 0, 0, "skinny_m32_r2w8"},
-    {90, 90, 64, 0, int64_t(1) << 27, "wgmma_n128"},
+    {90, 90, 64, 0, 0, "wgmma_n64"},
     {80, 999, 64, 0, 0, "skinny_m64_r1w8"},
-    {90, 90, 128, 6144, 0, "wgmma_n128"},
+    {90, 90, 128, 0, int64_t(1) << 25, "wgmma_n128"},
+    {90, 90, 128, 0, 0, "wgmma_n64"},
     {80, 999, 128, 16384, 0, "tile_m128_r2w8"},
     {80, 999, 128, 0, 0, "skinny_m64_r1w8"},
     {90, 90, INT64_MAX, 0, 0, "wgmma_n128"},
@@ -147,7 +149,7 @@ WorkspaceLayout workspace_layout(const GemmKernelInfo& k, int splits, int64_t M,
   }
   if (k.xperm) {
     w.xperm_offset = (w.total + 255) / 256 * 256;
-    w.total = w.xperm_offset + x_permute_bytes(M, K);
+    w.total = w.xperm_offset + x_permute_bytes(M, K, k.mt);
   }
   return w;
 }
@@ -214,6 +216,28 @@ GemmPlan gemm_plan(int64_t M, const PackedWeights& w) {
   const int64_t max_s = l.ST / min_per > 1 ? l.ST / min_per : 1;
   if (s > max_s) s = max_s;
   if (s < 1) s = 1;
+  // The wgmma kernels: each wave of CTAs pays a fixed cost of about `fill`
+  // stages (pipeline fill, epilogue, split-K sum), so a second wave can pay
+  // when it shortens every CTA's K range enough. S minimizes
+  // waves(S) * (fill + stages per split); ties go to fewer splits. Fitted to
+  // the H200 sweep (one CTA per SM): wgmma_n64 ~30 stages, wgmma_n128 ~50;
+  // 10240x8192 M = 64 runs 49.6 us at 3 splits (2 waves) against 54.7 at 1
+  // and 62.6 at 2, which the one-wave rule above would pick.
+  if (k.xperm) {
+    const int64_t fill = k.mt >= 128 ? 50 : 30, al = split_align(k);
+    int64_t best = -1;
+    for (int64_t c = 1; c <= max_s; ++c) {
+      const int64_t per = ((l.ST + c - 1) / c + al - 1) / al * al;
+      const int64_t sc = (l.ST + per - 1) / per;  // the splits gemm_plan_normalize keeps
+      if (sc != c) continue;
+      const int64_t waves = (base * c + slots - 1) / slots;
+      const int64_t cost = waves * (fill + per);
+      if (best < 0 || cost < best) {
+        best = cost;
+        s = c;
+      }
+    }
+  }
   p.splits = int(s);
   return gemm_plan_normalize(p, M, w);
 }
@@ -300,7 +324,7 @@ cudaError_t gemm_w4a16_plan(GemmPlan plan, const void* x, DType x_dtype, int64_t
   const bool pdl = pdl_enabled();
   if (k.xperm) {
     void* xp = static_cast<char*>(workspace) + wl.xperm_offset;
-    const cudaError_t e = x_permute(x, M, w.K, xp, stream, pdl);
+    const cudaError_t e = x_permute(x, M, w.K, k.mt, xp, stream, pdl);
     if (e != cudaSuccess) return e;
     a.x = xp;
   }
