@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Device-side session for the W4A16 path, logs under $OUT.
 # usage: MODE=final|tune cuda/bench/run_gpu.sh [BINDIR (default .gpu/gemm)]
-#   final: correctness harness, compute-sanitizer memcheck + racecheck,
+#   final: correctness harness, compute-sanitizer memcheck, racecheck, initcheck,
 #          benchmark table vs cuBLAS, SASS opcode histogram.
 #   tune:  correctness harness, kernel/split sweep (no cuBLAS), ncu profiles.
 set -u
@@ -43,6 +43,10 @@ echo "== memcheck rc=$? ($(( $(date +%s) - start ))s)"; grep -E "ERROR SUMMARY|c
 start=$(date +%s)
 timeout 120 compute-sanitizer --tool racecheck "$B/gemm_check" --tiny > "$O/racecheck.log" 2>&1
 echo "== racecheck rc=$? ($(( $(date +%s) - start ))s)"; grep -E "RACECHECK SUMMARY|ERROR SUMMARY|checks passed" "$O/racecheck.log"
+
+start=$(date +%s)
+timeout 120 compute-sanitizer --tool initcheck "$B/gemm_check" --tiny > "$O/initcheck.log" 2>&1
+echo "== initcheck rc=$? ($(( $(date +%s) - start ))s)"; grep -E "ERROR SUMMARY|checks passed" "$O/initcheck.log"
 
 # SASS opcode histogram of the M <= 8 kernel (razer, bf16): decode cost
 {

@@ -2,7 +2,7 @@
 # Device-machine run of the GPU quantizer checks (the `run` tool, with carry
 # [".gpu/qvec"] made by cuda/tests/quantize_vectors.mjs): build,
 # bit-exactness vs the TS vectors, the large random check, timing,
-# compute-sanitizer memcheck and racecheck, and a SASS instruction summary of
+# compute-sanitizer memcheck, racecheck and initcheck, and a SASS instruction summary of
 # the hot kernels. Everything also lands in $OUT. About 30 s once warm.
 set -o pipefail
 OUT=${OUT:-/tmp/quantize_out}
@@ -24,6 +24,9 @@ echo "memcheck exit $? in $(( $(date +%s) - t0 )) s:"; grep -E "ERROR SUMMARY|ve
 t0=$(date +%s)
 compute-sanitizer --tool racecheck build/quantize_check --vectors .gpu/qvec --small --subset 41 > "$OUT/racecheck.txt" 2>&1
 echo "racecheck exit $? in $(( $(date +%s) - t0 )) s:"; grep -E "RACECHECK SUMMARY|ERROR SUMMARY|quantize_check:" "$OUT/racecheck.txt"
+t0=$(date +%s)
+compute-sanitizer --tool initcheck build/quantize_check --vectors .gpu/qvec --small --subset 9 > "$OUT/initcheck.txt" 2>&1
+echo "initcheck exit $? in $(( $(date +%s) - t0 )) s:"; grep -E "ERROR SUMMARY|vectors \[|quantize_check:" "$OUT/initcheck.txt"
 cuobjdump -sass build/quantize_check > /tmp/quantize_all.sass 2>/dev/null
 python3 - /tmp/quantize_all.sass > "$OUT/sass_summary.txt" <<'PY'
 import re, sys, collections
