@@ -27,13 +27,13 @@ namespace gpu {
   X("tile_m128_r2w8", 16, 2, 8, 1, 4, 1, 1)
 
 // The wgmma configurations (sm_90a): X(name, MT, CWG, STAGES, CHAIN, OCC); M
-// tile MT (the wgmma n), N tile 64 * CWG, STAGES slots in the ring,
+// tile MT (the wgmma n: 64 or 128), N tile 64 * CWG, STAGES slots in the ring,
 // accumulation chains of CHAIN stages. They read the K-permuted X (x_permute)
 // from the workspace.
 #define RZ_WGMMA_CONFIGS(X)                 \
   X("wgmma_n128", 128, 2, 8, 16, 1)         \
   X("wgmma_n64", 64, 2, 10, 16, 1)          \
-  X("wgmma_n32", 32, 2, 12, 16, 1)
+  X("wgmma_n64w3", 64, 3, 10, 16, 1)
 
 using GemmLaunchFn = cudaError_t (*)(const GemmArgs&, dim3 grid, cudaStream_t, bool pdl);
 using GemmOccFn = int (*)();  // resident CTAs per SM on the current device (0 on error)

@@ -4,8 +4,8 @@
 // which may come from registers: each consumer warpgroup decodes its own 64
 // W rows straight into A fragments (the mma.sync m16n8k16 A layout per warp,
 // decode_fragment) and issues wgmma m64nMTk16 with B = MT X rows (tokens)
-// from shared memory (MT = 128 for prefill; 64 and 32 for M <= 64, where a
-// 128-token tile would run half or three quarters empty). There is no decoded tile in shared memory, no proxy
+// from shared memory (MT = 128 for prefill; 64 for M <= 64, where a
+// 128-token tile would run half empty). There is no decoded tile in shared memory, no proxy
 // fence per stage on the decode path, and the decode of stage i + 1 runs
 // while the tensor cores work on stage i.
 //
@@ -45,7 +45,7 @@ struct WgmmaCfg {
   static constexpr bool WGMMA = true;
   static constexpr bool BF16 = BF16_;
   static constexpr bool RAZER = RAZER_;
-  static constexpr int MT = MT_;    // tokens per tile (wgmma n: 32, 64 or 128)
+  static constexpr int MT = MT_;    // tokens per tile (wgmma n: 64 or 128)
   static constexpr int CWG = CWG_;  // consumer warpgroups (64 W rows each)
   static constexpr int STAGES = STAGES_;
   static constexpr int CHAIN = CHAIN_;  // stages per accumulation chain (a multiple of 4)
@@ -61,7 +61,7 @@ struct WgmmaCfg {
   static constexpr int CREGS = (512 - PREGS) / CWG / 8 * 8 > 256 ? 256 : (512 - PREGS) / CWG / 8 * 8;
   static_assert(SLOT % 1024 == 0, "swizzled tiles need 1024-byte alignment");
   static_assert(STAGES >= 5, "STAGES");
-  static_assert(MT == 32 || MT == 64 || MT == 128, "wgmma n");
+  static_assert(MT == 64 || MT == 128, "wgmma n");
   static_assert(CHAIN % 4 == 0, "chains start on scale groups");
 };
 
@@ -123,9 +123,7 @@ __device__ __forceinline__ void reg_fence(float& r) { asm volatile("" : "+f"(r):
                : __VA_ARGS__                                                              \
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(scale_d))
 #define RZ_WGMMA_RS_N(TY)                                                                     \
-  if constexpr (N == 32)                                                                      \
-    RZ_WGMMA_RS("32", TY, RZ_D16, "%16", "%17", "%18", "%19", "%20", "%21", RZ_F16(0));     \
-  else if constexpr (N == 64)                                                                 \
+  if constexpr (N == 64)                                                                 \
     RZ_WGMMA_RS("64", TY, RZ_D32, "%32", "%33", "%34", "%35", "%36", "%37", RZ_F16(0),      \
                 RZ_F16(16));                                                                  \
   else                                                                                        \
