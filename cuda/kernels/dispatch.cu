@@ -47,6 +47,12 @@ DeviceInfo device_info() {
 // N * K >= min_nk. sm_90 (Hopper) runs the wgmma kernels from M = 33 up:
 // the 64-token tile (wgmma_n64) for M <= 64, and for M <= 128 on weights
 // under 2^25 elements (4096x4096); the 128-token tile (wgmma_n128) above.
+// Wherever wgmma_n64 is picked, the 192-row tile of three consumer
+// warpgroups (wgmma_n64w3) is weighed against it by the wave model of
+// plan_splits: fewer tiles, so fewer waves or more splits per wave (H200,
+// M = 64, 9 shapes x 2 formats: the model's pick within 0.6% of the best
+// of both kernels at every split; 6144x4096 M = 128 25.96 us against 29.4
+// for wgmma_n64 at its best split).
 // (H200 sweep, M = 64: wgmma_n64 beat skinny_m64 on all 8 razer-bench
 // shapes, 8192x8192 35.9 against 43.2 us, 28672x4096 57.5 / 72.0; M = 128
 // on 4096x4096: 22.4 against 28.6 for wgmma_n128 and 28.1 for skinny_m64.)
@@ -59,19 +65,20 @@ struct DispatchRow {
   int64_t min_n;       // N >= min_n
   int64_t min_nk;      // N * K >= min_nk
   const char* kernel;  // kGemmKernels name
+  const char* alt;     // a wgmma kernel plan_splits' model weighs against `kernel`, or null
 };
 constexpr DispatchRow kDispatch[] = {
-    {80, 999, 8, 0, 0, "gemv_m8_r1w8"},
-    {80, 999, 16, 0, 0, "gemv_m16_r1w8"},
-    {80, 999, 32, 0, 0, "skinny_m32_r2w8"},
-    {90, 90, 64, 0, 0, "wgmma_n64"},
-    {80, 999, 64, 0, 0, "skinny_m64_r1w8"},
-    {90, 90, 128, 0, int64_t(1) << 25, "wgmma_n128"},
-    {90, 90, 128, 0, 0, "wgmma_n64"},
-    {80, 999, 128, 16384, 0, "tile_m128_r2w8"},
-    {80, 999, 128, 0, 0, "skinny_m64_r1w8"},
-    {90, 90, INT64_MAX, 0, 0, "wgmma_n128"},
-    {80, 999, INT64_MAX, 0, 0, "tile_m128_r2w8"},
+    {80, 999, 8, 0, 0, "gemv_m8_r1w8", nullptr},
+    {80, 999, 16, 0, 0, "gemv_m16_r1w8", nullptr},
+    {80, 999, 32, 0, 0, "skinny_m32_r2w8", nullptr},
+    {90, 90, 64, 0, 0, "wgmma_n64", "wgmma_n64w3"},
+    {80, 999, 64, 0, 0, "skinny_m64_r1w8", nullptr},
+    {90, 90, 128, 0, int64_t(1) << 25, "wgmma_n128", nullptr},
+    {90, 90, 128, 0, 0, "wgmma_n64", "wgmma_n64w3"},
+    {80, 999, 128, 16384, 0, "tile_m128_r2w8", nullptr},
+    {80, 999, 128, 0, 0, "skinny_m64_r1w8", nullptr},
+    {90, 90, INT64_MAX, 0, 0, "wgmma_n128", nullptr},
+    {80, 999, INT64_MAX, 0, 0, "tile_m128_r2w8", nullptr},
 };
 
 // Programmatic dependent launch on sm_90+ (gemm_launch.cuh); RAZER_GEMM_PDL=0
@@ -179,27 +186,18 @@ GemmPlan gemm_plan_normalize(GemmPlan plan, int64_t M, const PackedWeights& w) {
   return plan;
 }
 
-GemmPlan gemm_plan(int64_t M, const PackedWeights& w) {
+// The splits for `kernel` at this shape, and for the wgmma kernels the modelled
+// time (in stage times of a 128-row tile) in *cost.
+int64_t plan_splits(int kernel, int64_t M, const PackedWeights& w, double* cost) {
   const DeviceInfo d = device_info();
-  GemmPlan p;
-  if (M < 1 || d.sm < 80) return p;
-  for (const DispatchRow& row : kDispatch) {
-    if (d.sm >= row.min_sm && d.sm <= row.max_sm && M <= row.max_m && w.N >= row.min_n &&
-        w.N * w.K >= row.min_nk) {
-      p.kernel = kernel_index(row.kernel);
-      break;
-    }
-  }
-  if (p.kernel < 0) return p;
-  const GemmKernelInfo& k = kGemmKernels[p.kernel];
+  const GemmKernelInfo& k = kGemmKernels[kernel];
   const PackedLayout l = packed_layout(w.N, w.K);
   // Split K only to fill one wave: with base output tiles and `slots`
   // resident CTAs on the GPU, S = slots / base (a grid of at most one wave,
   // so every CTA starts at once and the load pipeline fills once); at least
   // two stages per split.
   const int64_t base = output_tiles(k, M, w.N);
-  const int64_t slots =
-      int64_t(d.sms) * occupancy(p.kernel, w.format == Format::nvfp4_razer, true);
+  const int64_t slots = int64_t(d.sms) * occupancy(kernel, w.format == Format::nvfp4_razer, true);
   int64_t s = base >= slots ? 1 : slots / base;
   // nvfp4_razer GEMV (M <= 16) on tall weights with long K: its decode
   // leaves the CTAs latency-bound, and about 3 waves of CTAs beat one (H100
@@ -219,26 +217,59 @@ GemmPlan gemm_plan(int64_t M, const PackedWeights& w) {
   // The wgmma kernels: each wave of CTAs pays a fixed cost of about `fill`
   // stages (pipeline fill, epilogue, split-K sum), so a second wave can pay
   // when it shortens every CTA's K range enough. S minimizes
-  // waves(S) * (fill + stages per split); ties go to fewer splits. Fitted to
-  // the H200 sweep (one CTA per SM): wgmma_n64 ~30 stages, wgmma_n128 ~50;
-  // 10240x8192 M = 64 runs 49.6 us at 3 splits (2 waves) against 54.7 at 1
-  // and 62.6 at 2, which the one-wave rule above would pick.
+  // extra + waves(S) * (fill + stage * stages per split); ties go to fewer
+  // splits. Fitted to the H200 sweeps (one CTA per SM; gemm_notes.md): fill
+  // ~40 stages for wgmma_n64, ~50 for wgmma_n128; a stage of the 192-row
+  // tile (three consumer warpgroups sharing the SM's tensor cores) costs
+  // 1.15 stages of a 128-row one, plus a fixed 10 per call. Among the
+  // M = 64 shapes it picks the fastest of the two kernels and its best split
+  // (8192x8192: wgmma_n64w3 at 3 splits, 33.5 us, against wgmma_n64's best,
+  // 35.9 at 2; 28672x8192: wgmma_n64 at 1, 107.5, against 114.1).
   if (k.xperm) {
-    const int64_t fill = k.mt >= 128 ? 50 : 30, al = split_align(k);
-    int64_t best = -1;
+    const bool w3 = k.nt > 128;
+    const double fill = k.mt >= 128 ? 50 : 40, stage = w3 ? 1.15 : 1.0, extra = w3 ? 10 : 0;
+    const int64_t al = split_align(k);
+    double best = -1;
     for (int64_t c = 1; c <= max_s; ++c) {
       const int64_t per = ((l.ST + c - 1) / c + al - 1) / al * al;
       const int64_t sc = (l.ST + per - 1) / per;  // the splits gemm_plan_normalize keeps
       if (sc != c) continue;
       const int64_t waves = (base * c + slots - 1) / slots;
-      const int64_t cost = waves * (fill + per);
-      if (best < 0 || cost < best) {
-        best = cost;
+      const double t = extra + double(waves) * (fill + stage * double(per));
+      if (best < 0 || t < best) {
+        best = t;
         s = c;
       }
     }
+    if (cost) *cost = best;
   }
-  p.splits = int(s);
+  return s;
+}
+
+GemmPlan gemm_plan(int64_t M, const PackedWeights& w) {
+  const DeviceInfo d = device_info();
+  GemmPlan p;
+  if (M < 1 || d.sm < 80) return p;
+  const DispatchRow* row = nullptr;
+  for (const DispatchRow& r : kDispatch) {
+    if (d.sm >= r.min_sm && d.sm <= r.max_sm && M <= r.max_m && w.N >= r.min_n &&
+        w.N * w.K >= r.min_nk) {
+      row = &r;
+      break;
+    }
+  }
+  if (row == nullptr || (p.kernel = kernel_index(row->kernel)) < 0) return GemmPlan{};
+  double cost = 0;
+  p.splits = int(plan_splits(p.kernel, M, w, &cost));
+  const int alt = row->alt ? kernel_index(row->alt) : -1;
+  if (alt >= 0) {
+    double alt_cost = 0;
+    const int64_t alt_splits = plan_splits(alt, M, w, &alt_cost);
+    if (alt_cost < cost) {
+      p.kernel = alt;
+      p.splits = int(alt_splits);
+    }
+  }
   return gemm_plan_normalize(p, M, w);
 }
 
