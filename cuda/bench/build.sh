@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the standalone W4A16 tools (correctness harness and benchmark).
+# Builds the standalone W4A16 tools (correctness harness, benchmark, and the
+# weight-stream bandwidth probe stream_pattern).
 # usage: cuda/bench/build.sh [OUTDIR] ["ARCH FLAGS"]
 #   default OUTDIR build_gemm, default arch -gencode arch=compute_90a,code=sm_90a
 # Compiles every translation unit in parallel, then links gemm_check and
@@ -23,4 +24,5 @@ done
 for p in "${pids[@]}"; do wait "$p"; done
 nvcc $ARCH "$OUTDIR/gemm_check.o" "${KOBJ[@]}" -o "$OUTDIR/gemm_check"
 nvcc $ARCH "$OUTDIR/gemm_bench.o" "${KOBJ[@]}" -ldl -o "$OUTDIR/gemm_bench"
-echo "built $OUTDIR/gemm_check $OUTDIR/gemm_bench"
+nvcc -std=c++17 -O3 $ARCH cuda/bench/stream_pattern.cu -o "$OUTDIR/stream_pattern"
+echo "built $OUTDIR/gemm_check $OUTDIR/gemm_bench $OUTDIR/stream_pattern"
