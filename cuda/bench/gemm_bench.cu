@@ -40,6 +40,7 @@
 #include "kernels/gemm_layout.h"  // first: <cstring> for arith.h
 #include "formats/formats.h"
 #include "kernels/gemm.cuh"
+#include "bench/bench_kernels.cuh"
 
 using namespace razer;
 using namespace razer::gpu;
@@ -133,64 +134,8 @@ static int cublas_gemm(const Cublas& c, const void* x, const void* w, void* y, i
 }
 
 // ------------------------------------------------------------ kernels ----
-__device__ __forceinline__ uint32_t hash32(uint64_t i, uint32_t seed) {
-  uint64_t x = i * 0x9E3779B97F4A7C15ull + seed * 0xBF58476D1CE4E5B9ull;
-  x ^= x >> 31;
-  x *= 0x94D049BB133111EBull;
-  x ^= x >> 29;
-  return uint32_t(x >> 16);
-}
-
-__global__ void gen_bytes(uint8_t* p, int64_t n, uint32_t seed, int kind) {
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const uint32_t h = hash32(uint64_t(i), seed);
-    uint8_t v = uint8_t(h);
-    if (kind == 1) v = uint8_t(0x20 + (h % 0x40));                 // nvfp4 scales: 2^-3 .. ~30
-    if (kind == 2) v = uint8_t((h & 0xC0) | (8 + (h >> 8) % 56));  // razer scales
-    p[i] = v;
-  }
-}
-
-__global__ void gen_x(__nv_bfloat16* x, int64_t n, uint32_t seed) {
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const uint32_t h = hash32(uint64_t(i), seed);
-    const float u = (float(h & 0xFFFF) - 32767.5f) / 32768.0f;  // (-1, 1)
-    x[i] = __float2bfloat16_rn(u * 2.0f);
-  }
-}
-
-// Decoded v * s as bf16 (exact) for the cuBLAS baseline.
-__global__ void decode_bf16(const uint8_t* codes, const uint8_t* scales, int64_t n, int razer,
-                            float svs, float svb, __nv_bfloat16* out) {
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const uint32_t pk = codes[i >> 1];
-    const uint32_t code = (i & 1) ? (pk >> 4) : (pk & 15);
-    const uint32_t byte = scales[i >> 4];
-    const float v = razer ? rz_value_razer(code, byte, svs, svb) * rz_scale_razer(byte)
-                          : rz_value_nvfp4(code) * rz_scale_nvfp4(byte);
-    out[i] = __float2bfloat16_rn(v);
-  }
-}
-
-__global__ void read_reduce(const uint4* p, int64_t n, unsigned* out) {
-  uint32_t acc = 0;
-  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
-  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  for (; i + 3 * stride < n; i += 4 * stride) {
-    const uint4 a = __ldcs(p + i), b = __ldcs(p + i + stride), c = __ldcs(p + i + 2 * stride),
-                d = __ldcs(p + i + 3 * stride);
-    acc ^= a.x ^ a.y ^ a.z ^ a.w ^ b.x ^ b.y ^ b.z ^ b.w ^ c.x ^ c.y ^ c.z ^ c.w ^ d.x ^ d.y ^
-           d.z ^ d.w;
-  }
-  for (; i < n; i += stride) {
-    const uint4 a = __ldcs(p + i);
-    acc ^= a.x ^ a.y ^ a.z ^ a.w;
-  }
-  if (acc == 0x12345678u) atomicAdd(out, 1u);  // keeps the loads alive
-}
+// (hash32, gen_bytes, gen_x, decode_weights, read_reduce: bench_kernels.cuh)
+using namespace razer::bench_kernels;
 
 // ------------------------------------------------------------- timing ----
 // Median time per launch of `body(i)` (i = launch index) captured R times in
@@ -421,7 +366,7 @@ int main(int argc, char** argv) {
         CK(prepack(v, packed[c], pbytes, s, &pw[c]));
       }
       // cuBLAS weight: the same decoded values (exact in bf16), alpha = G.
-      decode_bf16<<<8192, 256, 0, s>>>(codes, scales, N * K, fi, 5.0f, 8.0f, wdeq);
+      decode_weights<<<8192, 256, 0, s>>>(codes, scales, N * K, fi, 5.0f, 8.0f, wdeq);
       CK(cudaGetLastError());
       if (two_cb) CK(cudaMemcpyAsync(wdeq2, wdeq, size_t(N * K) * 2, cudaMemcpyDeviceToDevice, s));
       CK(cudaStreamSynchronize(s));
