@@ -32,6 +32,8 @@ __global__ void __launch_bounds__(256) rg_stream(const uint8_t* buf, int RG, int
   const int per = (ST + splits - 1) / splits;
   const int s0 = sp * per, s1 = min(ST, s0 + per);
   unsigned acc = 0;
+  // (a range that is not a multiple of DEPTH would re-read its last piece;
+  // every split of the shapes below is a multiple of 8 super-tiles)
   for (int st = s0; st < s1; st += DEPTH) {
     uint4 v[DEPTH];
 #pragma unroll
@@ -79,6 +81,7 @@ int main() {
     std::sort(ts.begin(), ts.end());
     return bytes / (ts[ts.size() / 2] * 1e-3) / 1e12;
   };
+  CK(cudaFuncSetAttribute(rg_stream<8>, cudaFuncAttributeMaxDynamicSharedMemorySize, 100 * 1024));
   for (const Shape& s : shapes) {
     const int RG = s.N / 16, ST = s.K / 64;
     const double bytes = double(RG) * ST * 512;
@@ -89,7 +92,6 @@ int main() {
         for (int smemkb : {0, 80}) {  // 80 KB dynamic smem: 2 CTAs per SM, as the GEMV
           const int blocks = (RG * splits + 7) / 8;
           auto f = [&](uint8_t* b) { rg_stream<8><<<blocks, 256, smemkb * 1024>>>(b, RG, ST, splits, mode, sink); };
-          cudaFuncSetAttribute(rg_stream<8>, cudaFuncAttributeMaxDynamicSharedMemorySize, 100 * 1024);
           std::printf("  %s/s%d/%s %.2f", mode ? "inter" : "rg", splits, smemkb ? "2cta" : "full", timeit(f, bytes));
         }
     std::printf("  TB/s\n");
